@@ -1,0 +1,215 @@
+"""Image and mask readers: one RGB uint8 image and one boolean mask out, whatever file comes in.
+
+TIFF files are decoded with tifffile, everything else with OpenCV (``IMREAD_UNCHANGED``, so
+OpenCV neither converts colours nor applies EXIF rotation behind our back). The original
+CVC-ClinicDB frames are RGB TIFFs tagged "min-is-black" with three samples: Pillow refuses
+them and OpenCV silently returns one channel, tifffile returns all three.
+
+Every problem (missing, empty, truncated or undecodable file) raises
+:class:`~endobench.errors.DataError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from endobench.errors import ConfigError, DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+_TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as an ``HxWx3`` uint8 RGB array.
+
+    Conversions: grey is repeated into three channels; an alpha channel is dropped (not
+    composited); palette images are expanded through their palette; 16-bit and other integer
+    samples are scaled to 0-255 by the type's maximum (65535 -> 255); float samples are taken
+    as 0-1 when their maximum is at most 1, else as 0-255, and clipped. Multi-page TIFFs give
+    their first page.
+
+    Args:
+        path: A jpg/jpeg/png/bmp/tif/tiff file.
+
+    Returns:
+        A C-contiguous ``(H, W, 3)`` uint8 array in RGB order.
+
+    Raises:
+        DataError: The file is missing, empty, truncated or cannot be decoded.
+    """
+    pixels, order = _decode(Path(path))
+    pixels = _to_uint8(pixels)
+    if pixels.ndim == 2:
+        return np.ascontiguousarray(np.repeat(pixels[:, :, None], 3, axis=2))
+    channels = pixels.shape[2]
+    if channels in (1, 2):  # grey, grey + alpha
+        return np.ascontiguousarray(np.repeat(pixels[:, :, :1], 3, axis=2))
+    rgb = pixels[:, :, :3]
+    if order == "bgr":
+        rgb = rgb[:, :, ::-1]
+    return np.ascontiguousarray(rgb)
+
+
+def read_mask(path: str | os.PathLike, threshold: int = 127) -> np.ndarray:
+    """Read a mask file as an ``HxW`` boolean array: ``value > threshold``.
+
+    The value of a pixel is its grey level; for a colour mask it is the largest of its colour
+    channels (a pixel is foreground when ANY colour channel exceeds the threshold), so grey masks
+    saved as 3-channel JPEGs and coloured masks both work. Alpha is ignored. 16-bit masks are
+    first scaled to 0-255 like :func:`read_image`. The default ``> 127`` suits JPEG masks, whose
+    edges carry grey values; the EndoCV2021 scorer uses its own ``> 0`` rule on channel 0.
+
+    Args:
+        path: A jpg/jpeg/png/bmp/tif/tiff file.
+        threshold: Grey level (0-254); pixels strictly above it are foreground.
+
+    Returns:
+        A ``(H, W)`` bool array.
+
+    Raises:
+        DataError: The file is missing, empty, truncated or cannot be decoded.
+        ConfigError: ``threshold`` is outside 0-254.
+    """
+    if not 0 <= threshold <= 254:
+        raise ConfigError(f"mask threshold {threshold} is out of range: use a value in 0-254")
+    pixels, _ = _decode(Path(path))
+    pixels = _to_uint8(pixels)
+    if pixels.ndim == 3:
+        colour = pixels[:, :, :1] if pixels.shape[2] in (1, 2) else pixels[:, :, :3]
+        pixels = colour.max(axis=2)
+    return pixels > threshold
+
+
+def empty_mask_like(image_path: str | os.PathLike) -> np.ndarray:
+    """Return an all-background ``HxW`` mask of the size of ``image_path`` (negative frames).
+
+    The size comes from the file header when it can be parsed, else from decoding the image.
+    """
+    from endobench.data.headers import image_size
+
+    size = image_size(image_path)
+    if size is None:
+        size = read_image(image_path).shape[:2]
+    return np.zeros(size, dtype=bool)
+
+
+def _decode(path: Path) -> tuple[np.ndarray, str]:
+    """Decode ``path``; return the raw array and its channel order ("bgr" or "rgb")."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found; check the path") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read ({err.strerror}); check its permissions") from None
+    if not data:
+        raise DataError(f"{path}: file is empty; replace it with a valid image")
+    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return _decode_tiff(path, data)
+    _check_complete(path, data)
+    import cv2
+
+    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.size == 0:
+        raise DataError(
+            f"{path}: not a decodable image; use one of {', '.join(IMAGE_SUFFIXES)} or replace it"
+        )
+    return pixels, "bgr"
+
+
+def _check_complete(path: Path, data: bytes) -> None:
+    """Reject truncated JPEG/PNG/BMP files, which OpenCV would decode with grey filler."""
+    truncated = False
+    if data.startswith(b"\xff\xd8"):
+        # Entropy-coded data never contains FF D9, so the last end-of-image marker must follow
+        # the last start-of-scan marker.
+        truncated = data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
+    elif data.startswith(b"\x89PNG\r\n\x1a\n"):
+        truncated = b"IEND" not in data[-64:]
+    elif data.startswith(b"BM") and len(data) >= 6:
+        declared = int.from_bytes(data[2:6], "little")
+        truncated = declared > len(data)
+    if truncated:
+        raise DataError(f"{path}: file is truncated; download or export it again")
+
+
+def _decode_tiff(path: Path, data: bytes) -> tuple[np.ndarray, str]:
+    """Decode a TIFF with tifffile; fall back to OpenCV for compressions tifffile cannot decode
+    without the optional imagecodecs package (LZW, JPEG, PackBits)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            ends = [
+                int(o) + int(n) for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)
+            ]
+            if not ends or max(ends) > len(data):
+                raise DataError(f"{path}: file is truncated; download or export it again")
+            samples = int(page.samplesperpixel)
+            try:
+                pixels = page.asarray()
+            except (KeyError, ValueError, NotImplementedError) as err:
+                if "imagecodecs" not in str(err):
+                    raise
+                return _decode_tiff_with_opencv(path, data, samples), "bgr"
+            if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and pixels.ndim == 3:
+                pixels = np.moveaxis(pixels, 0, -1)
+            photometric = page.photometric
+            if photometric == tifffile.PHOTOMETRIC.PALETTE and page.colormap is not None:
+                pixels = _apply_palette(pixels, np.asarray(page.colormap))
+            elif photometric == tifffile.PHOTOMETRIC.MINISWHITE and pixels.ndim == 2:
+                pixels = _invert(pixels)
+    except DataError:
+        raise
+    except Exception as err:  # tifffile raises many types for damaged files
+        raise DataError(f"{path}: not a readable TIFF ({err}); replace it") from None
+    return pixels, "rgb"
+
+
+def _decode_tiff_with_opencv(path: Path, data: bytes, samples: int) -> np.ndarray:
+    import cv2
+
+    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.size == 0:
+        raise DataError(f"{path}: not a readable TIFF; replace it or pip install imagecodecs")
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    if channels < min(samples, 3):
+        # OpenCV drops channels of some RGB TIFFs (the CVC-ClinicDB trap) instead of failing.
+        raise DataError(
+            f"{path}: compressed {samples}-channel TIFF that OpenCV reads as {channels} channel(s); "
+            f"pip install imagecodecs so tifffile can decode it"
+        )
+    return pixels
+
+
+def _apply_palette(indices: np.ndarray, colormap: np.ndarray) -> np.ndarray:
+    # TIFF colour maps are (3, 2**bits) uint16 tables.
+    return np.moveaxis(colormap[:, indices], 0, -1)
+
+
+def _invert(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == bool:
+        return ~pixels
+    if np.issubdtype(pixels.dtype, np.integer):
+        return np.iinfo(pixels.dtype).max - pixels
+    return pixels.max() - pixels
+
+
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """Scale any sample type to uint8 (see :func:`read_image` for the rules)."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    if pixels.dtype == bool:
+        return pixels.astype(np.uint8) * 255
+    if np.issubdtype(pixels.dtype, np.integer):
+        top = np.iinfo(pixels.dtype).max
+        scaled = np.clip(pixels.astype(np.float64), 0, None) * (255.0 / top)
+        return np.rint(scaled).astype(np.uint8)
+    values = pixels.astype(np.float64)
+    finite_max = np.nanmax(values) if values.size else 0.0
+    if finite_max <= 1.0:
+        values = values * 255.0
+    return np.rint(np.clip(np.nan_to_num(values), 0, 255)).astype(np.uint8)
