@@ -1,0 +1,160 @@
+"""``endobench score`` and ``endobench score-gen``: the EndoCV2021 toolkit's numbers, without torch.
+
+Both commands are thin calls into :mod:`endobench.metrics`; they import neither torch nor pandas
+nor matplotlib, so they start in well under a second.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+
+#: Row labels of the printed summary, in the toolkit's key order (key, label).
+_SUMMARY_ROWS = (
+    ("dice", "Dice"),
+    ("jaccard", "Jaccard"),
+    ("typeIIerror", "F2 (typeIIerror)"),
+    ("PPV", "PPV (precision)"),
+    ("recall", "Recall"),
+    ("OverallAcc", "Accuracy"),
+    ("hausdorff_distance", "Row HD / max (normalised)"),
+    ("hausdorff_distance_nonNorm", "Row HD (pixels)"),
+)
+_STD_OF = {
+    "dice": "dice_std",
+    "jaccard": "jc_std",
+    "typeIIerror": "f2_std",
+    "PPV": "ppv_std",
+    "recall": "r_std",
+    "OverallAcc": "acc_std",
+    "hausdorff_distance": "hdf_std",
+    "hausdorff_distance_nonNorm": "hdf_std_noNorm",
+}
+
+
+def score(
+    gt: Path = typer.Option(
+        ..., "--gt", help="Folder of ground-truth masks <name>.<ext> or <name>_mask.<ext>."
+    ),
+    pred: Path = typer.Option(
+        ..., "--pred", help="Folder of predictions <name>_mask.<ext> or <name>.<ext>."
+    ),
+    json_file: Path | None = typer.Option(
+        None, "--json", help="Write the toolkit's JSON summary here."
+    ),
+    csv_file: Path | None = typer.Option(None, "--csv", help="Write the per-image scores here."),
+    test_type: str | None = typer.Option(
+        None, "--test-type", help="Label of the test set (toolkit --testType)."
+    ),
+    missing_as_empty: bool = typer.Option(
+        False, "--missing-as-empty", help="Score truths without a prediction against an empty mask."
+    ),
+    standard: bool = typer.Option(
+        False,
+        "--standard",
+        help="Also compute boundary HD/HD95, PraNet Dice/IoU, S/E-measure, wF, MAE.",
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace existing --json/--csv files."
+    ),
+    gt_threshold: float = typer.Option(
+        0,
+        "--gt-threshold",
+        help="Truth values above it are polyp (the toolkit: 0, JPEG noise included).",
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Score predictions with the EndoCV2021 toolkit's exact numbers (no torch)."""
+    import warnings
+
+    from endobench.metrics.folders import score_folders
+    from endobench.metrics.summary import ScoringWarning
+
+    for path in (json_file, csv_file):
+        if path is not None and path.exists() and not overwrite:
+            from endobench.errors import ScoringError
+
+            raise ScoringError(f"{path} already exists: choose another file or pass --overwrite")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScoringWarning)
+        result = score_folders(
+            gt,
+            pred,
+            missing="empty" if missing_as_empty else "error",
+            test_type=test_type,
+            progress=progress,
+            standard=standard,
+            gt_threshold=gt_threshold,
+        )
+    from rich.console import Console
+
+    console = Console()
+    err_console = Console(stderr=True)
+    for note in result.warnings:
+        err_console.print(f"[yellow]Warning:[/yellow] {note}", highlight=False, soft_wrap=True)
+    console.print(_summary_table(result))
+    if result.standard is not None:
+        console.print(_standard_table(result.standard))
+    if json_file is not None:
+        result.write_json(json_file, overwrite=overwrite)
+        console.print(f"wrote {json_file}", highlight=False)
+    if csv_file is not None:
+        result.write_csv(csv_file, overwrite=overwrite)
+        console.print(f"wrote {csv_file}", highlight=False)
+
+
+def score_gen(
+    seen: Path = typer.Argument(..., help="Toolkit JSON of the seen-data test set."),
+    unseen: Path = typer.Argument(
+        ..., help="Toolkit JSON of the unseen-data (generalisation) test set."
+    ),
+) -> None:
+    """Print the EndoCV2021 generalisation score (compute_seg_gen.py) from two score JSON files."""
+    from endobench.metrics.summary import GEN_KEY, generalisation_score, load_summary
+
+    result = generalisation_score(load_summary(seen), load_summary(unseen))[GEN_KEY]
+    typer.echo(
+        f"seg_g_score (mean of unseen Dice, recall, PPV, 1-HD): {_fmt(result['seg_g_score']['value'])}"
+    )
+    typer.echo(
+        f"score_seg_g (mean deviation beyond 10 % of seen): {_fmt(result['score_seg_g']['value'])}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``score`` and ``score-gen`` to the root command group."""
+    app.command("score")(score)
+    app.command("score-gen")(score_gen)
+
+
+def _summary_table(result):
+    from rich.table import Table
+
+    values = {key: entry["value"] for key, entry in result.summary["EndoCV2021_seg"].items()}
+    title = f"EndoCV2021 segmentation scores, {len(result.rows)} images"
+    if result.test_type:
+        title += f" ({result.test_type})"
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("mean", justify="right")
+    table.add_column("std", justify="right")
+    for key, label in _SUMMARY_ROWS:
+        table.add_row(label, _fmt(values[key]), _fmt(values[_STD_OF[key]]))
+    return table
+
+
+def _standard_table(standard: dict):
+    from rich.table import Table
+
+    table = Table(title="Standard metrics", caption="not the EndoCV2021 challenge's")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in standard.items():
+        table.add_row(key, str(value) if isinstance(value, int) else _fmt(value))
+    return table
+
+
+def _fmt(value: float) -> str:
+    return "NaN" if math.isnan(value) else f"{value:.4f}"

@@ -1,0 +1,369 @@
+"""Scoring folders of masks (``endobench score``) and in-memory pairs (the runner).
+
+Files pair by name: a prediction ``<name>_mask.<ext>`` or ``<name>.<ext>`` goes with the truth
+``<name>.<ext>`` or ``<name>_mask.<ext>``, whatever ``<name>`` holds (underscores and dots
+included). The official toolkit instead looks up ``name.split('.')[0].split('_')[0] + '.jpg'``,
+which pairs ``case_12_mask.jpg`` with ``case.jpg``; endobench warns wherever the toolkit would have
+paired differently.
+
+Masks are read as the toolkit reads them: ``cv2.imread(file)`` (3 channels, BGR), channel 0,
+``> 0``. TIFF files go through tifffile, because OpenCV silently misreads some of them (the
+original CVC-ClinicDB release); a colour TIFF gives its blue channel, the one OpenCV would call 0.
+The ``threshold`` options change the ``> 0`` rule (e.g. ``> 127`` for the standard metrics'
+convention); the EndoCV numbers are only the challenge's with the default 0.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from endobench.errors import DataError, ScoringError
+from endobench.metrics.endocv import ImageScores, binarize, score_pair
+from endobench.metrics.summary import (
+    EndoCVAccumulator,
+    ScoringWarning,
+    write_per_image_csv,
+    write_summary_json,
+)
+
+#: File extensions read as masks (lower case).
+MASK_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+_MASK_SUFFIX = "_mask"
+_TIFF = (".tif", ".tiff")
+_LISTED = 5
+
+
+@dataclass
+class ScoreResult:
+    """What scoring a set gives: per-image rows, the toolkit summary, and the optional extras.
+
+    Attributes:
+        rows: ``(name, scores)`` per image, sorted by name.
+        summary: The toolkit's JSON summary (``{"EndoCV2021_seg": {...}}``).
+        test_type: The label of the test set (the toolkit's ``--testType``), or None.
+        standard: The standard metrics (:func:`endobench.metrics.standard.StandardMetrics.compute`)
+            when requested, else None.
+        warnings: Every warning issued while scoring, one line each.
+        missing: Names of the truths that had no prediction and were scored as empty.
+    """
+
+    rows: list[tuple[str, ImageScores]]
+    summary: dict
+    test_type: str | None = None
+    standard: dict | None = None
+    warnings: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    def write_json(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the toolkit JSON summary atomically; refuses to replace a file unless ``overwrite``."""
+        return write_summary_json(path, self.summary, overwrite=overwrite)
+
+    def write_csv(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the per-image CSV atomically; refuses to replace a file unless ``overwrite``."""
+        return write_per_image_csv(path, self.rows, overwrite=overwrite)
+
+
+def read_mask_channel(path: str | os.PathLike) -> np.ndarray:
+    """Read a mask file's channel 0 as the toolkit sees it (OpenCV BGR order), values as stored.
+
+    Args:
+        path: An image file (jpg, png, bmp, tif...).
+
+    Returns:
+        ``H x W`` array (uint8 for OpenCV reads; the TIFF's own dtype through tifffile).
+
+    Raises:
+        DataError: If the file cannot be read as an image.
+    """
+    path = Path(path)
+    if path.suffix.lower() in _TIFF:
+        return _read_tiff_channel(path)
+    import cv2
+
+    image = cv2.imread(str(path))
+    if image is None:
+        raise DataError(f"{path}: cannot read it as an image; replace it with a readable mask file")
+    return image[:, :, 0]
+
+
+def read_truth(path: str | os.PathLike, threshold: float = 0) -> np.ndarray:
+    """Read a ground-truth mask as the toolkit does: channel 0 ``> threshold`` (toolkit: 0).
+
+    Returns:
+        ``H x W`` boolean mask.
+    """
+    return binarize(read_mask_channel(path), threshold)
+
+
+def mask_name(path: str | os.PathLike) -> str:
+    """The pairing key of a mask file: its stem without a trailing ``_mask``."""
+    stem = Path(path).stem
+    return stem[: -len(_MASK_SUFFIX)] if stem.endswith(_MASK_SUFFIX) else stem
+
+
+def toolkit_truth_name(prediction_path: str | os.PathLike) -> str:
+    """The truth stem the official toolkit derives from a prediction file name."""
+    return Path(prediction_path).name.split(".")[0].split("_")[0]
+
+
+def list_masks(folder: str | os.PathLike, role: str) -> dict[str, Path]:
+    """Map pairing key to file for every mask in ``folder``.
+
+    Args:
+        folder: The folder to list (not recursive).
+        role: ``"truth"`` or ``"prediction"``, for messages.
+
+    Raises:
+        ScoringError: If the folder is missing, has no mask files, or two files share a key.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ScoringError(f"{folder}: no such folder; pass the folder holding the {role} masks")
+    found: dict[str, Path] = {}
+    clashes: list[str] = []
+    for path in sorted(folder.iterdir()):
+        if (
+            not path.is_file()
+            or path.suffix.lower() not in MASK_EXTENSIONS
+            or path.name.startswith(".")
+        ):
+            continue
+        key = mask_name(path)
+        if key in found:
+            clashes.append(f"{found[key].name} / {path.name}")
+        else:
+            found[key] = path
+    if clashes:
+        raise ScoringError(
+            f"{folder}: {len(clashes)} {role} names pair ambiguously ({_listing(clashes)}); keep one file per name"
+        )
+    if not found:
+        raise ScoringError(
+            f"{folder}: no {role} masks ({', '.join(MASK_EXTENSIONS)}); pass the folder that holds them"
+        )
+    return found
+
+
+def pair_folders(
+    gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, missing: str = "error"
+) -> tuple[list[tuple[str, Path, Path | None]], list[str]]:
+    """Pair truth and prediction files by name.
+
+    Args:
+        gt_dir: Folder of truth masks.
+        pred_dir: Folder of predictions; when it holds no masks but a ``semantic_masks`` folder
+            (the toolkit's layout), that folder is used.
+        missing: ``"error"``: a truth without prediction is an error; ``"empty"``: it is scored
+            against an empty prediction.
+
+    Returns:
+        ``(name, truth_path, prediction_path or None)`` sorted by name, and the warnings.
+
+    Raises:
+        ScoringError: On missing predictions (with ``missing="error"``) or unreadable folders.
+    """
+    if missing not in ("error", "empty"):
+        raise ValueError(f"missing must be 'error' or 'empty', not {missing!r}")
+    pred_dir = Path(pred_dir)
+    if (pred_dir / "semantic_masks").is_dir() and not _has_masks(pred_dir):
+        pred_dir = pred_dir / "semantic_masks"
+    truths = list_masks(gt_dir, "truth")
+    predictions = list_masks(pred_dir, "prediction")
+    notes: list[str] = []
+    absent = sorted(set(truths) - set(predictions))
+    if absent and missing == "error":
+        raise ScoringError(
+            f"{pred_dir}: {len(absent)} of {len(truths)} truths in {gt_dir} have no prediction "
+            f"({_listing(absent)}); add them or pass --missing-as-empty to score them as empty"
+        )
+    if absent:
+        notes.append(
+            f"{len(absent)} truths have no prediction and are scored as empty ({_listing(absent)})"
+        )
+    orphans = sorted(set(predictions) - set(truths))
+    if orphans:
+        notes.append(
+            f"{len(orphans)} predictions in {pred_dir} have no truth and are ignored ({_listing(orphans)})"
+        )
+    misread = sorted(
+        f"{predictions[k].name} -> {toolkit_truth_name(predictions[k])}.jpg, not {truths[k].name}"
+        for k in set(truths) & set(predictions)
+        if toolkit_truth_name(predictions[k]) != truths[k].stem
+    )
+    if misread:
+        notes.append(
+            f"the official toolkit would mis-pair {len(misread)} predictions by name.split('_')[0] "
+            f"({_listing(misread)}); endobench pairs them by full name"
+        )
+    pairs = [(name, truths[name], predictions.get(name)) for name in sorted(truths)]
+    return pairs, notes
+
+
+def score_arrays(
+    pairs: Iterable[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    threshold: float = 0,
+    standard: bool = False,
+    test_type: str | None = None,
+) -> ScoreResult:
+    """Score in-memory pairs as the toolkit would score them written to files.
+
+    Args:
+        pairs: ``(name, truth, prediction)``: ``truth`` an ``H x W`` boolean mask (already
+            binarised), ``prediction`` a bool or uint8 mask of any size (``> threshold`` counts).
+        threshold: Prediction values strictly above it count as foreground (the toolkit: 0).
+        standard: Also compute the standard metrics (boundary HD/HD95, PraNet Dice/IoU,
+            pysodmetrics); a uint8 prediction is taken as a 0-255 probability map, a bool one as 0/255.
+        test_type: Label stored in the result.
+
+    Returns:
+        The scores of every pair, in the order given.
+    """
+    accumulator = EndoCVAccumulator()
+    extra = _standard_accumulator(standard)
+    for name, truth, prediction in pairs:
+        truth = np.asarray(truth)
+        if truth.dtype != bool:
+            truth = binarize(truth, 0)
+        accumulator.update(name, score_pair(truth, prediction, threshold))
+        if extra is not None:
+            extra.update(name, truth, _as_probability_map(prediction, truth.shape))
+    return _finish(accumulator, extra, test_type, [], [])
+
+
+def score_folders(
+    gt_dir: str | os.PathLike,
+    pred_dir: str | os.PathLike,
+    *,
+    missing: str = "error",
+    test_type: str | None = None,
+    progress: bool = True,
+    standard: bool = False,
+    gt_threshold: float = 0,
+    pred_threshold: float = 0,
+) -> ScoreResult:
+    """Score a folder of predictions against a folder of truths with the EndoCV2021 toolkit's numbers.
+
+    Args:
+        gt_dir: Truth masks ``<name>.<ext>`` or ``<name>_mask.<ext>``.
+        pred_dir: Predictions ``<name>_mask.<ext>`` or ``<name>.<ext>`` (jpg, png, tif...).
+        missing: ``"error"`` (default) or ``"empty"`` for truths without a prediction.
+        test_type: Label of the test set (the toolkit's ``--testType``).
+        progress: Show a progress bar on stderr.
+        standard: Also compute the standard metrics; their truth is ``> 127``, as in training.
+        gt_threshold: Truth values strictly above it are polyp (the toolkit: 0).
+        pred_threshold: Prediction values strictly above it are polyp (the toolkit: 0).
+
+    Returns:
+        A :class:`ScoreResult`; its ``warnings`` were also issued as :class:`ScoringWarning`.
+
+    Raises:
+        ScoringError: Missing predictions, empty or ambiguous folders.
+        DataError: An unreadable file.
+    """
+    pairs, notes = pair_folders(gt_dir, pred_dir, missing=missing)
+    for note in notes:
+        warnings.warn(note, ScoringWarning, stacklevel=2)
+    accumulator = EndoCVAccumulator()
+    extra = _standard_accumulator(standard)
+    missing_names: list[str] = []
+    for name, truth_path, pred_path in _track(pairs, progress):
+        raw_truth = read_mask_channel(truth_path)
+        truth = binarize(raw_truth, gt_threshold)
+        if pred_path is None:
+            missing_names.append(name)
+            raw_pred = np.zeros(truth.shape, dtype=np.uint8)
+        else:
+            raw_pred = read_mask_channel(pred_path)
+        accumulator.update(name, score_pair(truth, raw_pred, pred_threshold))
+        if extra is not None:
+            extra.update(name, binarize(raw_truth, 127), _as_probability_map(raw_pred, truth.shape))
+    return _finish(accumulator, extra, test_type, notes, missing_names)
+
+
+def _finish(accumulator, extra, test_type, notes, missing_names) -> ScoreResult:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScoringWarning)
+        summary = accumulator.compute()
+    for warning in caught:
+        notes.append(str(warning.message))
+        warnings.warn(str(warning.message), ScoringWarning, stacklevel=3)
+    return ScoreResult(
+        rows=accumulator.rows(),
+        summary=summary,
+        test_type=test_type,
+        standard=extra.compute() if extra is not None else None,
+        warnings=notes,
+        missing=missing_names,
+    )
+
+
+def _standard_accumulator(standard: bool):
+    if not standard:
+        return None
+    from endobench.metrics.standard import StandardMetrics
+
+    return StandardMetrics()
+
+
+def _as_probability_map(prediction: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A prediction as an ``H x W`` uint8 0-255 map at the truth's size (bilinear when resized)."""
+    prediction = np.asarray(prediction)
+    if prediction.ndim == 3:
+        prediction = prediction[:, :, 0]
+    if prediction.dtype == bool:
+        prediction = prediction.astype(np.uint8) * 255
+    elif prediction.dtype != np.uint8:
+        raise ValueError(
+            f"standard metrics need a bool or uint8 prediction, got {prediction.dtype}"
+        )
+    if prediction.shape != tuple(shape):
+        import cv2
+
+        prediction = cv2.resize(prediction, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return prediction
+
+
+def _read_tiff_channel(path: Path) -> np.ndarray:
+    import tifffile
+
+    try:
+        image = tifffile.imread(path)
+    except Exception as err:  # tifffile raises many types for broken files
+        raise DataError(
+            f"{path}: cannot read it as a TIFF ({err}); replace it with a readable mask"
+        ) from None
+    image = np.asarray(image)
+    if image.dtype == bool:
+        image = image.astype(np.uint8)
+    if image.ndim == 3 and image.shape[-1] >= 3:
+        return image[:, :, 2]  # RGB(A): blue, OpenCV's channel 0
+    if image.ndim == 3:
+        return image[:, :, 0]
+    if image.ndim != 2:
+        raise DataError(f"{path}: a TIFF of shape {image.shape} is not a mask; save one 2-D page")
+    return image
+
+
+def _track(items: list, progress: bool):
+    if not progress or len(items) < 2:
+        return items
+    from rich.console import Console
+    from rich.progress import track
+
+    return track(items, description="scoring", transient=True, console=Console(stderr=True))
+
+
+def _has_masks(folder: Path) -> bool:
+    return any(p.is_file() and p.suffix.lower() in MASK_EXTENSIONS for p in folder.iterdir())
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f", ... {len(names) - _LISTED} more" if len(names) > _LISTED else "")

@@ -1,0 +1,160 @@
+"""Standard segmentation metrics, named apart from the EndoCV2021 challenge's.
+
+- ``boundary_hd`` / ``boundary_hd95``: the Hausdorff distance (and its 95th percentile) between the
+  boundary pixels of two masks, in pixels, from medpy. This is NOT the challenge's
+  ``hausdorff_distance`` (a distance between mask rows, :mod:`endobench.metrics.row_hausdorff`).
+  It is undefined when either mask is empty (medpy raises): endobench returns NaN for that image,
+  leaves it out of the set's mean and counts it in ``boundary_hd_undefined``.
+- ``pranet_dice`` / ``pranet_iou``: Dice and IoU of a probability map binarised at ``>= 0.5``,
+  with the rule of PraNet's evaluation code (``Fmeasure_calu``): 0 when there is no true positive,
+  even when both masks are empty. PraNet's MATLAB ``meanDic`` additionally averages over 256
+  thresholds; endobench reports the 0.5 threshold, as PraNet's Python test scripts and its
+  successors do, under the name ``mean_dice_0.5``.
+- S-measure, E-measure (mean and max over PraNet's 256 thresholds, and adaptive), weighted
+  F-measure and MAE from pysodmetrics, which takes a uint8 0-255 prediction (min-max normalised, as
+  PraNet's MATLAB ``mapminmax``) and a truth thresholded at ``> 128``.
+
+Truths are booleans here; give them as ``image > 127`` (the training convention).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Threshold of the probability map for PraNet's Dice and IoU.
+PRANET_THRESHOLD = 0.5
+
+
+def boundary_hd(
+    truth: np.ndarray, prediction: np.ndarray, percentile: float | None = None
+) -> float:
+    """Hausdorff distance between the boundaries of two binary masks, in pixels (medpy).
+
+    Args:
+        truth: ``H x W`` boolean mask.
+        prediction: ``H x W`` boolean mask.
+        percentile: None for the maximum (``medpy.metric.binary.hd``), 95 for HD95
+            (``medpy.metric.binary.hd95``).
+
+    Returns:
+        The distance; NaN when either mask is empty (undefined).
+    """
+    from medpy.metric import binary
+
+    truth = np.asarray(truth, dtype=bool)
+    prediction = np.asarray(prediction, dtype=bool)
+    if not truth.any() or not prediction.any():
+        return math.nan
+    if percentile is None:
+        return float(binary.hd(prediction, truth))
+    if percentile == 95:
+        return float(binary.hd95(prediction, truth))
+    raise ValueError(f"percentile must be None or 95, not {percentile!r}")
+
+
+def boundary_hd95(truth: np.ndarray, prediction: np.ndarray) -> float:
+    """95th-percentile boundary Hausdorff distance in pixels (medpy); NaN when a mask is empty."""
+    return boundary_hd(truth, prediction, percentile=95)
+
+
+def pranet_dice_iou(
+    truth: np.ndarray, probability: np.ndarray, threshold: float = PRANET_THRESHOLD
+) -> tuple[float, float]:
+    """Dice and IoU of a probability map at ``>= threshold``, by PraNet's rules.
+
+    Args:
+        truth: ``H x W`` boolean mask.
+        probability: ``H x W`` map, float in [0, 1] or uint8 0-255 (divided by 255).
+        threshold: Foreground is ``probability >= threshold``.
+
+    Returns:
+        ``(dice, iou)``; both 0 when there is no true positive.
+    """
+    probability = np.asarray(probability)
+    if probability.dtype == np.uint8:
+        probability = probability / 255.0
+    predicted = probability >= threshold
+    truth = np.asarray(truth, dtype=bool)
+    tp = int(np.count_nonzero(predicted & truth))
+    if tp == 0:
+        return 0.0, 0.0
+    n_pred = int(np.count_nonzero(predicted))
+    n_truth = int(np.count_nonzero(truth))
+    return 2 * tp / (n_truth + n_pred), tp / (n_truth + n_pred - tp)
+
+
+class StandardMetrics:
+    """Accumulates the standard metrics over a set; ``update`` per image, ``compute`` at the end."""
+
+    def __init__(self) -> None:
+        import py_sod_metrics
+
+        self._sm = py_sod_metrics.Smeasure()
+        self._em = py_sod_metrics.Emeasure()
+        self._wfm = py_sod_metrics.WeightedFmeasure()
+        self._mae = py_sod_metrics.MAE()
+        self.names: list[str] = []
+        self.hd: list[float] = []
+        self.hd95: list[float] = []
+        self.dice: list[float] = []
+        self.iou: list[float] = []
+
+    def update(self, name: str, truth: np.ndarray, probability: np.ndarray) -> None:
+        """Add one image.
+
+        Args:
+            name: The image's name.
+            truth: ``H x W`` boolean mask.
+            probability: ``H x W`` uint8 0-255 probability map (a binary mask as 0/255).
+        """
+        truth = np.asarray(truth, dtype=bool)
+        probability = np.asarray(probability)
+        if probability.dtype != np.uint8 or probability.shape != truth.shape:
+            raise ValueError(
+                f"{name}: need a uint8 map of the truth's shape {truth.shape}, got "
+                f"{probability.dtype} {probability.shape}"
+            )
+        binary = probability / 255.0 >= PRANET_THRESHOLD
+        self.names.append(name)
+        self.hd.append(boundary_hd(truth, binary))
+        self.hd95.append(boundary_hd95(truth, binary))
+        dice, iou = pranet_dice_iou(truth, probability)
+        self.dice.append(dice)
+        self.iou.append(iou)
+        gt255 = truth.astype(np.uint8) * 255
+        for metric in (self._sm, self._em, self._wfm, self._mae):
+            metric.step(pred=probability, gt=gt255)
+
+    def compute(self) -> dict[str, float]:
+        """Return the set's standard metrics.
+
+        Returns:
+            ``mean_dice_0.5``, ``mean_iou_0.5``, ``s_measure``, ``e_measure_mean``,
+            ``e_measure_max``, ``e_measure_adaptive``, ``weighted_f``, ``mae``, ``boundary_hd``,
+            ``boundary_hd95`` (means over the images where they are defined, NaN if none) and
+            ``boundary_hd_undefined`` (how many images had an empty mask).
+        """
+        if not self.names:
+            raise ValueError("no image was added")
+        em = self._em.get_results()["em"]
+        curve = np.asarray(em["curve"], dtype=np.float64)
+        return {
+            "mean_dice_0.5": float(np.mean(self.dice)),
+            "mean_iou_0.5": float(np.mean(self.iou)),
+            "s_measure": float(self._sm.get_results()["sm"]),
+            "e_measure_mean": float(curve.mean()),
+            "e_measure_max": float(curve.max()),
+            "e_measure_adaptive": float(em["adp"]),
+            "weighted_f": float(self._wfm.get_results()["wfm"]),
+            "mae": float(self._mae.get_results()["mae"]),
+            "boundary_hd": _nanmean(self.hd),
+            "boundary_hd95": _nanmean(self.hd95),
+            "boundary_hd_undefined": int(sum(math.isnan(v) for v in self.hd)),
+        }
+
+
+def _nanmean(values: list[float]) -> float:
+    defined = [v for v in values if not math.isnan(v)]
+    return float(np.mean(defined)) if defined else math.nan
