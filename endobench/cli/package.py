@@ -1,0 +1,59 @@
+"""``endobench package``: the validated EndoCV2021 zip of a run (thin; see endobench.writers.package)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def _print_problems(problems: list[str]) -> None:
+    for problem in problems:
+        typer.echo(f"  - {problem}", err=True)
+
+
+def package(
+    run: Path | None = typer.Argument(None, help="Run folder written by `endobench run`."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="The zip to write."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing zip."),
+    check: Path | None = typer.Option(
+        None, "--check", help="Validate this zip instead of writing one."
+    ),
+    images: Path | None = typer.Option(
+        None,
+        "--images",
+        help="With --check: the test images (one subfolder per set, or one set's folder).",
+    ),
+) -> None:
+    """Write the EndoCV2021 zip of a run after validating it, or validate a zip with --check."""
+    from endobench.errors import ConfigError, EndobenchError
+    from endobench.writers.package import PackageError, check_zip, package_run
+
+    if check is not None:
+        if images is None:
+            raise ConfigError(
+                "--check needs --images: the folder of the test images the zip answers"
+            )
+        report = check_zip(check, images)
+        if not report.ok:
+            _print_problems(report.problems)
+            raise EndobenchError(
+                f"{check}: {len(report.problems)} problems (listed above); fix them and zip again"
+            )
+        typer.echo(
+            f"{check}: valid ({', '.join(f'{s}: {n} masks' for s, n in report.sets.items())})"
+        )
+        return
+    if run is None or out is None:
+        raise ConfigError("pass a run folder and --out FILE.zip (or --check FILE.zip --images DIR)")
+    try:
+        report = package_run(run, out, force=force)
+    except PackageError as err:
+        _print_problems(err.problems)
+        raise
+    typer.echo(f"wrote {out} ({', '.join(f'{s}: {n} masks' for s, n in report.sets.items())})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``package`` to the root app."""
+    app.command("package")(package)

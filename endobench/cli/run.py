@@ -1,0 +1,127 @@
+"""``endobench run``: a model over data sets into an EndoCV2021 run folder (thin; see endobench.runner)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def _sizes(text: str | None) -> list[int]:
+    from endobench.errors import ConfigError
+
+    if not text:
+        return []
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError as err:
+        raise ConfigError(
+            f"--sizes {text!r}: give comma-separated integers such as 384,448,512,608"
+        ) from err
+
+
+def run(
+    model: str = typer.Option(
+        ..., "--model", "-m", help="Registered model name (see `endobench models`)."
+    ),
+    weights: str | None = typer.Option(
+        None, "--weights", "-w", help="Weights file, or 'default' for the packaged weights."
+    ),
+    dataset: list[str] = typer.Option(
+        [], "--dataset", "-d", help="Named data set; repeat for several (e.g. polypgen/C1)."
+    ),
+    images: list[Path] = typer.Option(
+        [], "--images", help="Image folder (any known layout); repeat for several."
+    ),
+    masks: list[Path] = typer.Option(
+        [], "--masks", help="Mask folder for each --images, in the same order."
+    ),
+    data_root: str | None = typer.Option(
+        None, "--data-root", help="Where named data sets are found."
+    ),
+    size: int | None = typer.Option(
+        None, "--size", help="Input side in pixels (default: the model's)."
+    ),
+    sizes: str | None = typer.Option(
+        None, "--sizes", help="Sweep of input sides, e.g. 384,448,512,608: one run folder each."
+    ),
+    batch_size: int = typer.Option(1, "--batch-size", "-b", help="Images per forward pass."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16."),
+    out: Path = typer.Option(Path("submissions"), "--out", help="Root folder of run folders."),
+    name: str | None = typer.Option(
+        None, "--name", help="Run folder name (default: <model>-<size>-<time>)."
+    ),
+    save_prob: bool = typer.Option(False, "--save-prob", help="Also write 8-bit probability maps."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing run folder."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run folder."),
+    record: bool = typer.Option(False, "--record", help="Add the run to the leaderboard."),
+    leaderboard: Path | None = typer.Option(
+        None, "--leaderboard", help="Leaderboard folder for --record."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of torch, numpy and random."),
+    workers: int = typer.Option(
+        2, "--workers", "-j", help="DataLoader workers (0: load in the main process)."
+    ),
+    random_weights: bool = typer.Option(
+        False, "--random-weights", help="No weights: random initialisation (speed only)."
+    ),
+    optimise: bool = typer.Option(
+        False, "--optimise", help="Fold batch norms, channels-last (CPU speed, same function)."
+    ),
+    threads: int | None = typer.Option(
+        None, "--threads", help="torch CPU threads (part of every FPS figure)."
+    ),
+    warmup: int = typer.Option(5, "--warmup", help="Untimed batch-1 forward passes before timing."),
+    fps_images: int = typer.Option(
+        100, "--fps-images", help="With --batch-size > 1: images also timed at batch 1."
+    ),
+    score: bool = typer.Option(
+        True, "--score/--no-score", help="Score the sets that have ground truth."
+    ),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress", help="Show progress and the summary."
+    ),
+) -> None:
+    """Run a model over data sets: EndoCV2021 masks, scores, FPS and run.json in submissions/<run>/."""
+    from endobench.runner import RunConfig, run_sweep
+
+    config = RunConfig(
+        model=model,
+        weights=weights,
+        datasets=list(dataset),
+        images=[str(p) for p in images],
+        masks=[str(p) for p in masks],
+        data_root=data_root,
+        size=size,
+        sizes=_sizes(sizes),
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        out=str(out),
+        name=name,
+        save_prob=save_prob,
+        force=force,
+        resume=resume,
+        record=record,
+        leaderboard=str(leaderboard) if leaderboard else None,
+        seed=seed,
+        num_workers=workers,
+        random_weights=random_weights,
+        optimise=optimise,
+        threads=threads,
+        warmup=warmup,
+        fps_images=fps_images,
+        score=score,
+        progress=progress,
+    )
+    results = run_sweep(config)
+    for result in results:
+        typer.echo(f"wrote {result.run_dir}")
+        if result.record_path is not None:
+            typer.echo(f"recorded {result.record_path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run`` to the root app."""
+    app.command("run")(run)

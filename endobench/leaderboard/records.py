@@ -1,0 +1,210 @@
+"""Result records: one JSON file per run summarising what was measured, how and where.
+
+A record is what ``endobench compare`` and the leaderboard read. It holds the EndoCV2021 scores of
+every set with ground truth, the FPS figure with its full conditions (device, dtype, input size,
+threads), and the provenance (model, weights sha256, data manifest hash, versions, commit), so
+that figures measured under different conditions are never ranked together silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from endobench.errors import ConfigError, EndobenchError
+from endobench.io import write_json_atomic
+
+RECORD_SCHEMA = 1
+
+#: Table metric -> key in the toolkit JSON (``EndoCV2021_seg``).
+TOOLKIT_KEYS = {
+    "jaccard": "jaccard",
+    "dice": "dice",
+    "f2": "typeIIerror",
+    "ppv": "PPV",
+    "recall": "recall",
+    "accuracy": "OverallAcc",
+    "hausdorff": "hausdorff_distance",
+    "hausdorff_nonnorm": "hausdorff_distance_nonNorm",
+}
+
+
+def default_leaderboard_dir(start: str | os.PathLike | None = None) -> Path:
+    """Return the leaderboard folder: the checkout's ``leaderboard/`` or ``./leaderboard``.
+
+    The checkout is found by walking up from ``start`` (default: the working directory) to a folder
+    holding ``pyproject.toml`` and ``endobench/``; the environment variable
+    ``ENDOBENCH_LEADERBOARD`` overrides both.
+    """
+    if os.environ.get("ENDOBENCH_LEADERBOARD"):
+        return Path(os.environ["ENDOBENCH_LEADERBOARD"])
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "endobench").is_dir():
+            return folder / "leaderboard"
+    return Path.cwd() / "leaderboard"
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise EndobenchError(f"{path} not found: {what}") from err
+    except json.JSONDecodeError as err:
+        raise EndobenchError(f"{path} is not valid JSON ({err.msg}); rerun or delete it") from err
+
+
+def toolkit_scores(toolkit_json: Mapping[str, Any]) -> dict[str, float]:
+    """Return the table metrics from an EndoCV2021 toolkit JSON (``{"EndoCV2021_seg": ...}``)."""
+    body = toolkit_json.get("EndoCV2021_seg", toolkit_json)
+    scores = {}
+    for metric, key in TOOLKIT_KEYS.items():
+        entry = body.get(key)
+        if isinstance(entry, Mapping) and "value" in entry:
+            scores[metric] = float(entry["value"])
+        elif isinstance(entry, (int, float)):
+            scores[metric] = float(entry)
+    return scores
+
+
+def record_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Summarise a finished run folder as a leaderboard record.
+
+    Args:
+        run_dir: A folder written by ``endobench run`` (``run.json``, ``timing.json``, scores).
+
+    Returns:
+        The record (JSON-serialisable).
+
+    Raises:
+        EndobenchError: The folder is not a finished run.
+    """
+    run_dir = Path(run_dir)
+    hint = f"{run_dir} is not a finished endobench run folder; run `endobench run` first"
+    run = _read_json(run_dir / "run.json", hint)
+    timing = _read_json(run_dir / "timing.json", hint)
+    config = run.get("config", {})
+    cond = timing.get("conditions", {})
+    sets: dict[str, Any] = {}
+    for set_name, info in run.get("sets", {}).items():
+        entry: dict[str, Any] = {"images": info.get("images")}
+        scores_file = info.get("scores_json")
+        if scores_file and (run_dir / scores_file).is_file():
+            entry["scores"] = toolkit_scores(_read_json(run_dir / scores_file, hint))
+        sets[set_name] = entry
+    fps = timing.get("fps", {})
+    return {
+        "schema": RECORD_SCHEMA,
+        "run": run.get("name", run_dir.name),
+        "model": config.get("model"),
+        "weights": config.get("weights"),
+        "weights_sha256": run.get("weights_sha256"),
+        "size": cond.get("input_size", config.get("size")),
+        "dtype": cond.get("dtype", config.get("dtype")),
+        "device": cond.get("device"),
+        "device_name": cond.get("device_name"),
+        "threads": cond.get("threads"),
+        "batch_size": config.get("batch_size"),
+        "created": run.get("created"),
+        "manifest_sha256": run.get("manifest_sha256"),
+        "environment": {
+            k: run.get("environment", {}).get(k)
+            for k in ("endobench", "git_commit", "python", "torch", "timm", "cpu", "cuda_device")
+        },
+        "fps": {
+            k: fps.get(k) for k in ("fps", "median_ms", "p90_ms", "images_timed", "definition")
+        },
+        "throughput_images_per_s": timing.get("throughput", {}).get("images_per_s"),
+        "end_to_end_images_per_s": timing.get("end_to_end", {}).get("images_per_s"),
+        "sets": sets,
+    }
+
+
+def condition_key(record: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Return what makes speed figures comparable: (device name, dtype, threads)."""
+    return (
+        str(record.get("device_name") or record.get("device") or "?"),
+        str(record.get("dtype") or "?"),
+        str(record.get("threads") or "?"),
+    )
+
+
+def record_filename(record: Mapping[str, Any]) -> str:
+    """Return a file name for a record, unique per run, model, size, device and dtype."""
+    parts = [
+        record.get("run"),
+        record.get("model"),
+        record.get("size"),
+        record.get("device"),
+        record.get("dtype"),
+    ]
+    text = "__".join(str(p) for p in parts if p not in (None, ""))
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") + ".json"
+
+
+def add_record(
+    run_dir: str | os.PathLike,
+    leaderboard_dir: str | os.PathLike | None = None,
+    force: bool = False,
+) -> Path:
+    """Store a run's record as ``<leaderboard>/results/<file>.json``.
+
+    Args:
+        run_dir: A finished run folder.
+        leaderboard_dir: The leaderboard folder (default: :func:`default_leaderboard_dir`).
+        force: Replace an existing record of the same run.
+
+    Returns:
+        The record's path.
+
+    Raises:
+        EndobenchError: The record exists and ``force`` is not set, or the run is unfinished.
+    """
+    record = record_from_run(run_dir)
+    folder = Path(leaderboard_dir) if leaderboard_dir is not None else default_leaderboard_dir()
+    path = folder / "results" / record_filename(record)
+    if path.exists() and not force:
+        raise EndobenchError(f"record {path} exists; pass --force to replace it")
+    return write_json_atomic(path, record)
+
+
+def load_records(leaderboard_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Read every record under ``<leaderboard>/results/`` (sorted by file name)."""
+    folder = Path(leaderboard_dir) if leaderboard_dir is not None else default_leaderboard_dir()
+    results = folder / "results"
+    if not results.is_dir():
+        return []
+    records = []
+    for path in sorted(results.glob("*.json")):
+        record = _read_json(path, "a leaderboard record")
+        if record.get("schema") != RECORD_SCHEMA:
+            raise ConfigError(
+                f"{path}: unknown record schema {record.get('schema')!r}; re-add the run"
+            )
+        record["_file"] = path.name
+        records.append(record)
+    return records
+
+
+def load_sources(sources: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
+    """Return records for run folders or record JSON files, in the given order.
+
+    Raises:
+        EndobenchError: A source is neither a run folder nor a record file.
+    """
+    records = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            records.append(record_from_run(path))
+        elif path.is_file() and path.suffix == ".json":
+            records.append(_read_json(path, "a leaderboard record"))
+        else:
+            raise EndobenchError(
+                f"{path} is neither a run folder nor a record .json; check the path"
+            )
+    return records

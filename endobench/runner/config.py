@@ -1,0 +1,138 @@
+"""What ``endobench run`` is asked to do, checked before anything is loaded."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from endobench.errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("float32", "bfloat16", "float16")
+#: Configuration keys that must match for ``--resume`` to reuse earlier outputs.
+RESUME_KEYS = ("model", "random_weights", "size", "dtype", "optimise", "sets")
+# (weights are compared by their sha256, not by the path given)
+
+
+@dataclass
+class RunConfig:
+    """The options of one benchmark run.
+
+    Attributes:
+        model: Registered model name (``endobench models``).
+        weights: Weights file, ``"default"`` for the packaged weights, or None (random weights).
+        datasets: Named data sets (``kvasir``, ``polypgen/C1``, ``sample/kvasir``...).
+        images: Image folders (any layout ``open_dataset`` knows, or plain image folders).
+        masks: Mask folders paired with ``images`` in order (``--masks``), optional.
+        data_root: Where named data sets are found (default: the data layer's default).
+        size: Input side in pixels (default: the model's).
+        sizes: Several input sides: a sweep, one run folder per size (``<name>-<size>``).
+        batch_size: Images per forward pass.
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        dtype: ``float32``, ``bfloat16`` or ``float16`` (autocast-free: the model is cast).
+        out: Root folder of run folders.
+        name: Run folder name (default: ``<model>-<size>-<UTC time>``).
+        save_prob: Also write 8-bit probability maps.
+        force: Overwrite an existing run folder.
+        resume: Continue an existing run folder, skipping images whose outputs are complete.
+        record: Add the run's record to the leaderboard afterwards.
+        leaderboard: The leaderboard folder for ``record`` (default: the checkout's).
+        seed: Seed of torch, numpy and random (recorded; inference is deterministic anyway).
+        num_workers: DataLoader workers decoding and preprocessing images (0: in the main process).
+        random_weights: Run without weights (random initialisation): speed measurements only.
+        optimise: Fold batch norms and use channels-last memory on the CPU (faster, same function).
+        threads: torch's intra-op CPU threads for the run (default: torch's choice); part of every
+            FPS figure.
+        warmup: Untimed batch-1 forward passes before timing.
+        fps_images: With ``batch_size > 1``: how many images (evenly spaced) are also timed at batch 1.
+        score: Score every set that has ground truth.
+        progress: Show progress bars and the summary table.
+    """
+
+    model: str
+    weights: str | None = None
+    datasets: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    masks: list[str] = field(default_factory=list)
+    data_root: str | None = None
+    size: int | None = None
+    sizes: list[int] = field(default_factory=list)
+    batch_size: int = 1
+    device: str = "auto"
+    dtype: str = "float32"
+    out: str = "submissions"
+    name: str | None = None
+    save_prob: bool = False
+    force: bool = False
+    resume: bool = False
+    record: bool = False
+    leaderboard: str | None = None
+    seed: int = 0
+    num_workers: int = 2
+    random_weights: bool = False
+    optimise: bool = False
+    threads: int | None = None
+    warmup: int = 5
+    fps_images: int = 100
+    score: bool = True
+    progress: bool = True
+
+    def validate(self) -> RunConfig:
+        """Check the options and return self.
+
+        Raises:
+            ConfigError: An option is out of range or options contradict each other.
+        """
+        if not self.datasets and not self.images:
+            raise ConfigError("no input: pass --dataset NAME or --images DIR")
+        if self.masks and len(self.masks) != len(self.images):
+            raise ConfigError(
+                f"{len(self.masks)} --masks for {len(self.images)} --images; give one mask folder per image folder"
+            )
+        if self.device not in DEVICES:
+            raise ConfigError(f"--device {self.device!r} is not one of {', '.join(DEVICES)}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be at least 1, not {self.batch_size}")
+        if self.num_workers < 0:
+            raise ConfigError(f"--workers must be 0 or more, not {self.num_workers}")
+        if self.force and self.resume:
+            raise ConfigError("--force and --resume contradict each other; pass one of them")
+        if self.size is not None and self.sizes:
+            raise ConfigError("pass --size or --sizes, not both")
+        for side in [self.size, *self.sizes]:
+            if side is not None and side < 32:
+                raise ConfigError(f"input size {side} is too small; use 32 or more")
+        if self.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@+-]*", self.name):
+            raise ConfigError(f"--name {self.name!r}: use letters, digits and . _ - @ + only")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, not {self.threads}")
+        if self.warmup < 0 or self.fps_images < 0:
+            raise ConfigError("--warmup and --fps-images must be 0 or more")
+        return self
+
+    def run_name(self, size: int) -> str:
+        """Return the run folder's name for an input size."""
+        if self.name:
+            return self.name
+        return f"{self.model}-{size}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+
+    def for_size(self, size: int, sweep: bool) -> RunConfig:
+        """Return the configuration of one size of a sweep (name suffixed with ``-<size>``)."""
+        base = self.run_name(size)
+        name = f"{base}-{size}" if sweep and self.name else base
+        return replace(self, size=size, sizes=[], name=name)
+
+    def run_dir(self) -> Path:
+        """Return ``<out>/<name>`` (``name`` must be set)."""
+        if not self.name:
+            raise ConfigError("run name not set")
+        return Path(self.out) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as recorded in ``run.json``."""
+        return asdict(self)

@@ -1,0 +1,158 @@
+"""The runner's view of a predictor: preprocessing for workers, a timed forward pass, restoring.
+
+:class:`endobench.predictor.Predictor` splits prediction into ``preprocess`` (runs in DataLoader
+workers), ``forward_batch`` (the timed forward pass on the device), ``restore`` (probabilities back
+at the original size) and ``binarize`` (the model's post-processing). This module wraps it with
+what the runner records: device name, dtype, input size, threads, weights hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from endobench.errors import ConfigError
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(device: str) -> torch.device:
+    """Return the torch device for ``auto``/``cpu``/``cuda``/``mps``.
+
+    Raises:
+        ConfigError: The device is not available here.
+    """
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            "--device cuda: no CUDA device is available here; use --device cpu or auto"
+        )
+    if device == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ConfigError(
+            "--device mps: Apple's MPS backend is not available here; use --device cpu"
+        )
+    return torch.device(device)
+
+
+def device_name(device: torch.device) -> str:
+    """Return a human name of the device (GPU model or CPU model)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    from endobench.env import cpu_name
+
+    return cpu_name()
+
+
+@dataclass
+class Engine:
+    """A predictor ready for the runner, with the facts every timing needs."""
+
+    predictor: Any
+    device: torch.device
+    dtype: str
+    size: int
+
+    @classmethod
+    def create(
+        cls,
+        model: str,
+        weights: str | None,
+        size: int | None,
+        device: str,
+        dtype: str,
+        optimise: bool = False,
+        allow_random: bool = False,
+    ) -> Engine:
+        """Build the model and its predictor.
+
+        ``optimise`` folds batch norms and uses channels-last memory (the predictor's CPU speed-up);
+        ``allow_random`` runs random weights when none are given (speed measurements only).
+
+        Raises:
+            ConfigError: Unknown dtype or unavailable device; WeightsError from the model layer.
+        """
+        from endobench.predictor import Predictor
+
+        if dtype not in _DTYPES:
+            raise ConfigError(f"--dtype {dtype!r} is not one of {', '.join(_DTYPES)}")
+        torch_device = resolve_device(device)
+        if dtype == "float16" and torch_device.type == "cpu":
+            raise ConfigError(
+                "--dtype float16 is not supported on the CPU; use float32 or bfloat16"
+            )
+        predictor = Predictor(
+            model,
+            weights=weights,
+            size=size,
+            device=str(torch_device),
+            dtype=_DTYPES[dtype],
+            optimise=optimise,
+            allow_random=allow_random,
+        )
+        return cls(predictor, torch_device, dtype, int(predictor.input_size))
+
+    @property
+    def device_name(self) -> str:
+        """The GPU or CPU model name."""
+        return device_name(self.device)
+
+    @property
+    def weights_sha256(self) -> str | None:
+        """sha256 of the weights file, or None for random weights."""
+        return getattr(self.predictor, "weights_sha256", None)
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        """The model's configuration as the predictor uses it."""
+        config = getattr(self.predictor, "config", None)
+        if callable(config):
+            config = config()
+        return dict(config or {})
+
+    @property
+    def preprocess(self):
+        """The predictor's picklable ``HxWx3 uint8 RGB -> 3xSxS float32`` step (runs in workers)."""
+        return self.predictor.preprocess
+
+    def to_device(self, batch: torch.Tensor) -> torch.Tensor:
+        """Move a preprocessed batch to the device (outside the timed region)."""
+        return batch.to(self.device, non_blocking=True)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """The timed forward pass: the model's prediction (sigmoid applied) for a batch on the device."""
+        return self.predictor.forward_batch(batch)
+
+    @staticmethod
+    def to_host(output: torch.Tensor) -> np.ndarray:
+        """Copy a batch of probability maps to the host once (outside the timed region)."""
+        return output.detach().float().cpu().numpy()
+
+    def finish(
+        self, output: np.ndarray, index: int, height: int, width: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(probability map, binary mask)`` of one image at its original size."""
+        probability = self.predictor.restore(output[index], (height, width))
+        probability = np.asarray(probability, dtype=np.float32)
+        mask = np.asarray(self.predictor.binarize(probability), dtype=bool)
+        return probability, mask
+
+    def conditions(self, num_workers: int, batch_size: int) -> dict[str, Any]:
+        """What every speed figure of this engine is conditional on."""
+        return {
+            "input_size": self.size,
+            "dtype": self.dtype,
+            "device": self.device.type,
+            "device_name": self.device_name,
+            "threads": torch.get_num_threads(),
+            "batch_size": batch_size,
+            "num_workers": num_workers,
+            "torch": torch.__version__,
+        }

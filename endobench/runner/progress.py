@@ -1,0 +1,106 @@
+"""Rich progress bars (images/s and ETA) and the summary table printed at the end of a run."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from endobench.runner.pipeline import RunResult
+
+
+class _RateColumn(ProgressColumn):
+    """Images per second of a task."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("  -- img/s" if speed is None else f"{speed:6.1f} img/s", style="cyan")
+
+
+class _Silent:
+    """A stand-in for Progress when progress display is off."""
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def advance(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def remove_task(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def make_progress(enabled: bool = True):
+    """Return a context manager yielding a rich Progress on stderr (or a silent stand-in)."""
+    if not enabled:
+        return contextlib.nullcontext(_Silent())
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+
+
+def summary_table(result: RunResult) -> Table:
+    """Return the per-set table of a run: images (inferred now) and the EndoCV2021 scores."""
+    from rich import box
+
+    from endobench.leaderboard.records import toolkit_scores
+
+    table = Table(
+        title=f"run {result.name}", caption=str(result.run_dir), box=box.SIMPLE_HEAD, padding=(0, 1)
+    )
+    table.add_column("set", overflow="fold")
+    table.add_column("images", justify="right", overflow="fold")
+    for title in ("Jac", "Dice", "F2", "PPV", "Rec", "Acc", "Hdf"):
+        table.add_column(title, justify="right", no_wrap=True, min_width=5)
+    for name, entry in result.sets.items():
+        scores = toolkit_scores(entry.summary) if entry.summary else {}
+        values = [
+            scores.get(k)
+            for k in ("jaccard", "dice", "f2", "ppv", "recall", "accuracy", "hausdorff")
+        ]
+        count = (
+            str(entry.images)
+            if entry.inferred == entry.images
+            else f"{entry.images} ({entry.inferred} new)"
+        )
+        table.add_row(name, count, *("–" if v is None else f"{v:.3f}" for v in values))
+    return table
+
+
+def print_summary(result: RunResult, console: Console | None = None) -> None:
+    """Print the summary table and the three speed figures with their conditions."""
+    from endobench.runner.timing import describe_fps
+
+    console = console or Console()
+    console.print(summary_table(result))
+    timing = result.timing
+    console.print(describe_fps(timing))
+    throughput = timing.get("throughput", {}).get("images_per_s")
+    if throughput:
+        console.print(
+            f"batched throughput: {throughput:.1f} images/s at batch {timing['throughput']['batch_size']}"
+        )
+    e2e = timing.get("end_to_end", {}).get("images_per_s")
+    if e2e:
+        console.print(f"end to end (I/O included): {e2e:.1f} images/s")

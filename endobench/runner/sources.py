@@ -1,0 +1,154 @@
+"""The run's inputs: named data sets and folders, turned into named sets of samples.
+
+Each ``--dataset`` or ``--images`` becomes one *set*, whose predictions go to ``<set>_pred/``. A
+named data set keeps its name with ``/`` turned into ``-`` (``polypgen/C1`` -> ``polypgen-C1``); an
+image folder keeps its folder name, so the challenge's ``EndoCV_DATA1`` gives ``EndoCV_DATA1_pred``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from endobench.data.dataset import Dataset, Sample, make_id
+from endobench.errors import ConfigError, DataError
+from endobench.io import sha256_file
+
+
+@dataclass(frozen=True)
+class InputSet:
+    """One set of a run: its output name, where it came from, and its samples."""
+
+    name: str
+    source: str
+    dataset: Dataset
+
+    @property
+    def has_truth(self) -> bool:
+        """Whether every sample has ground truth (a mask or a known negative frame)."""
+        return all(s.has_truth for s in self.dataset.samples)
+
+
+def set_name_for(text: str) -> str:
+    """Return a folder-safe set name (``polypgen/C1`` -> ``polypgen-C1``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "set"
+
+
+def open_named(name: str, data_root: str | None) -> Dataset:
+    """Open a named data set (``kvasir``, ``kvasir:test``, ``polypgen/C1``, ``sample/kvasir``...).
+
+    Raises:
+        DataError: Unknown name (listing the known ones) or data set not found under the data root.
+    """
+    from endobench.data import load_dataset
+
+    return load_dataset(name, data_root)
+
+
+def open_folder(images: str, masks: str | None = None) -> Dataset:
+    """Open an image folder: any known layout, or ``images`` paired with ``masks`` by stem.
+
+    Masks pair with images whose stem equals theirs, with or without a ``_mask`` suffix.
+
+    Raises:
+        DataError: Missing folders or pairing problems (listed by name).
+    """
+    from endobench.data.layouts import open_dataset
+    from endobench.data.pairing import pair_folders
+
+    folder = Path(images)
+    if not folder.is_dir():
+        raise DataError(f"image folder {folder} not found; check --images")
+    if masks is None:
+        return open_dataset(folder, name=folder.name)
+    mask_folder = Path(masks)
+    if not mask_folder.is_dir():
+        raise DataError(f"mask folder {mask_folder} not found; check --masks")
+    listing = pair_folders(folder, mask_folder, folder, mask_key=lambda s: s.removesuffix("_mask"))
+    if listing.problems:
+        shown = "; ".join(listing.problems[:5])
+        raise DataError(
+            f"{folder} and {mask_folder}: {len(listing.problems)} pairing problem(s): {shown}; "
+            "fix or remove these files"
+        )
+    if not listing.pairs:
+        raise DataError(f"no images found in {folder}; check --images")
+    samples = tuple(
+        Sample(id=make_id(folder.name, "", p.key), name=p.image.stem, image=p.image, mask=p.mask)
+        for p in listing.pairs
+    )
+    return Dataset(folder.name, folder, "images+masks", tuple(sorted(samples, key=lambda s: s.id)))
+
+
+def resolve_inputs(
+    datasets: list[str], images: list[str], masks: list[str], data_root: str | None
+) -> list[InputSet]:
+    """Open every input of a run, in the order given.
+
+    Raises:
+        ConfigError: Two inputs would write to the same ``<set>_pred`` folder.
+        DataError: An input cannot be opened.
+    """
+    sets: list[InputSet] = []
+    for name in datasets:
+        sets.append(InputSet(set_name_for(name), name, open_named(name, data_root)))
+    for index, folder in enumerate(images):
+        dataset = open_folder(folder, masks[index] if masks else None)
+        path = Path(folder).resolve()
+        # A bare images/ folder is named after its parent (Kvasir-SEG/images -> Kvasir-SEG).
+        label = path.parent.name if path.name.lower() == "images" else path.name
+        sets.append(InputSet(set_name_for(label), str(path), dataset))
+    names = [s.name for s in sets]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise ConfigError(f"two inputs would both write {clashes[0]}_pred; pass each data set once")
+    for input_set in sets:
+        names_in_set = [s.name for s in input_set.dataset.samples]
+        if len(set(names_in_set)) != len(names_in_set):
+            dup = sorted({n for n in names_in_set if names_in_set.count(n) > 1})
+            raise DataError(
+                f"{input_set.source}: image names repeat across subsets ({', '.join(dup[:5])}); "
+                "the submission needs one <name>_mask.jpg per name: run each subset as its own --dataset"
+            )
+    return sets
+
+
+def build_manifest(
+    sets: list[InputSet], progress: Callable[[int], Any] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Describe every input image: id, name, files, original size (from its header) and sha256.
+
+    Args:
+        sets: The run's sets.
+        progress: Called with 1 after each image (for a progress bar).
+
+    Returns:
+        ``{set name: [entry, ...]}`` in sample order. ``height``/``width`` are None where the
+        header could not be parsed; the runner fills them after decoding.
+    """
+    from endobench.data.headers import image_size
+
+    manifest: dict[str, list[dict[str, Any]]] = {}
+    for input_set in sets:
+        rows = []
+        for sample in input_set.dataset.samples:
+            size = image_size(sample.image)
+            rows.append(
+                {
+                    "id": sample.id,
+                    "name": sample.name,
+                    "file": str(Path(sample.image).resolve()),
+                    "mask": str(Path(sample.mask).resolve()) if sample.mask is not None else None,
+                    "negative": bool(sample.negative),
+                    "height": size[0] if size else None,
+                    "width": size[1] if size else None,
+                    "sha256": sha256_file(sample.image),
+                }
+            )
+            if progress is not None:
+                progress(1)
+        manifest[input_set.name] = rows
+    return manifest

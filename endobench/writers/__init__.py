@@ -1,0 +1,36 @@
+"""Writers: EndoCV2021 submission folders, run folders, scores and validated zips (no torch).
+
+- :mod:`endobench.writers.masks`: ``<set>_pred/<name>_mask.jpg`` masks and probability maps.
+- :mod:`endobench.writers.run_folder`: run folder rules, ``run.json``, ``timing.json``, manifest,
+  the toolkit's ``timeElaspsed<set>.txt``.
+- :mod:`endobench.writers.scores`: per-set toolkit JSON, per-image CSV, standard metrics.
+- :mod:`endobench.writers.package`: ``package_run`` and ``check_zip``.
+"""
+
+from endobench.writers.masks import mask_path, read_prediction, set_pred_dir, write_mask, write_prob
+from endobench.writers.package import PackageError, PackageReport, check_run, check_zip, package_run
+from endobench.writers.run_folder import (
+    format_time_file,
+    parse_time_file,
+    prepare_run_dir,
+    read_manifest,
+    read_run_json,
+)
+
+__all__ = [
+    "PackageError",
+    "PackageReport",
+    "check_run",
+    "check_zip",
+    "format_time_file",
+    "mask_path",
+    "package_run",
+    "parse_time_file",
+    "prepare_run_dir",
+    "read_manifest",
+    "read_prediction",
+    "read_run_json",
+    "set_pred_dir",
+    "write_mask",
+    "write_prob",
+]

@@ -1,0 +1,148 @@
+"""Comparison tables in every format, baseline deltas, unlike FPS figures, and the plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from endobench.compare import build_table, compare_runs, render_table
+from endobench.errors import ConfigError
+from endobench.leaderboard.records import load_sources
+
+
+def _dice(run_dir):
+    summary = json.loads((run_dir / "scores" / "clinicdb.json").read_text())
+    return summary["EndoCV2021_seg"]["dice"]["value"]
+
+
+def test_markdown_table_bolds_the_best_per_column(handmade_runs):
+    exact, grown, shrunk = handmade_runs
+    text = compare_runs(handmade_runs, fmt="md")
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert lines[0].startswith(
+        "| Data set | Model | Size | Jac | Dice | F2 | PPV | Rec | Acc | Hdf | FPS |"
+    )
+    rows = {line.split("|")[2].strip(): line.split("|") for line in lines[1:]}
+    assert set(rows) == {"alpha", "beta", "gamma"}
+    dice_col = 5
+    best = max(handmade_runs, key=_dice)
+    best_model = {"exact": "alpha", "grown": "beta", "shrunk": "gamma"}[best.name]
+    assert rows[best_model][dice_col].strip() == f"**{_dice(best):.4f}**"
+    # Dilated predictions have the best recall, eroded ones the best precision; fastest is beta.
+    assert rows["beta"][8].strip().startswith("**") and rows["gamma"][7].strip().startswith("**")
+    assert rows["beta"][11].strip() == "**80.0**"
+    assert "forward pass only, batch 1" in text
+
+
+def test_baseline_deltas(handmade_runs):
+    records = load_sources(handmade_runs)
+    table = build_table(records, "dice,fps", baseline="alpha")
+    text = render_table(table, "md")
+    exact, grown, shrunk = handmade_runs
+    delta = _dice(grown) - _dice(exact)
+    assert f"({delta:+.4f})" in text
+    assert "alpha (baseline)" in text
+    rows = list(csv.DictReader(io.StringIO(render_table(table, "csv"))))
+    by_model = {r["model"]: r for r in rows}
+    assert float(by_model["beta"]["dice_delta"]) == pytest.approx(delta)
+    assert float(by_model["gamma"]["fps_delta"]) == pytest.approx(20.0 - 50.0)
+    assert by_model["alpha (baseline)"]["dice_delta"] == ""
+    with pytest.raises(ConfigError, match="matches no run"):
+        build_table(records, baseline="nonexistent")
+
+
+def test_latex_and_html(handmade_runs):
+    records = load_sources(handmade_runs)
+    table = build_table(records)
+    latex = render_table(table, "latex")
+    assert latex.startswith(r"\begin{tabular}{lll" + "r" * 8 + "}")
+    assert r"\textbf{" in latex and latex.count(r"\\") == 4
+    page = render_table(table, "html")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<tr>") == 4 and "<b>" in page
+    with pytest.raises(ConfigError, match="unknown format"):
+        render_table(table, "xlsx")
+    with pytest.raises(ConfigError, match="unknown metric"):
+        build_table(records, "dice,speed")
+
+
+def test_fps_from_different_devices_is_not_ranked(handmade_runs, sample_pairs, tmp_path):
+    from pipeline_helpers import make_run
+
+    gpu = make_run(
+        tmp_path,
+        "gpu",
+        *sample_pairs,
+        model="delta",
+        fps=900.0,
+        device_name="Big GPU",
+        dtype="float16",
+    )
+    text = compare_runs([*handmade_runs, gpu], metrics="dice,fps", fmt="md")
+    assert "**900.0**" not in text and "900.0 [1]" in text
+    assert "[2] FPS measured on Test CPU, float32, 2 threads" in text
+    assert "not ranked against each other" in text
+
+
+def test_plots_are_written(handmade_runs, tmp_path):
+    from endobench.compare.plots import choose_images, plot_bars, plot_qualitative
+
+    records = load_sources(handmade_runs)
+    written = plot_bars(records, tmp_path / "plots") + plot_qualitative(
+        handmade_runs, tmp_path / "plots", worst=2
+    )
+    assert sorted(p.name for p in written) == [
+        "bars.png",
+        "bars.svg",
+        "qualitative.png",
+        "qualitative.svg",
+    ]
+    for path in written:
+        data = path.read_bytes()
+        assert len(data) > 2000
+        assert data.startswith(b"\x89PNG") if path.suffix == ".png" else b"<svg" in data
+    # The worst images by mean Dice over the runs, from the per-image CSVs.
+    chosen = choose_images(handmade_runs, "clinicdb", worst=2)
+    means = {}
+    for run in handmade_runs:
+        for row in csv.DictReader((run / "scores" / "clinicdb.csv").open()):
+            means.setdefault(row["image"], []).append(float(row["dice"]))
+    expected = sorted(means, key=lambda n: (sum(means[n]) / 3, n))[:2]
+    assert chosen == expected
+
+
+def test_compare_cli_writes_table_and_plots(handmade_runs, tmp_path):
+    from typer.testing import CliRunner
+
+    from endobench.cli import app
+
+    out, plots = tmp_path / "table.tex", tmp_path / "plots"
+    args = [
+        "compare",
+        *map(str, handmade_runs),
+        "--format",
+        "latex",
+        "--out",
+        str(out),
+        "--plot",
+        str(plots),
+    ]
+    args += [
+        "--plot-images",
+        sorted(p.stem for p in (handmade_runs[0] / "EndoCV2021").rglob("*_mask.jpg"))[
+            0
+        ].removesuffix("_mask"),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith(r"\begin{tabular}")
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "bars.png",
+        "bars.svg",
+        "qualitative.png",
+        "qualitative.svg",
+    ]
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "exists" in again.output
