@@ -1,0 +1,161 @@
+"""`endobench train` and `endobench calibrate`: thin wrappers over :mod:`endobench.train`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+
+def _names(values: list[str] | None) -> list[str]:
+    """Accept ``--data a --data b`` and ``--data a,b`` alike."""
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+def train_command(
+    model: str = typer.Option(..., "--model", help="Registered model name, e.g. brp_lite."),
+    data: list[str] = typer.Option(
+        ...,
+        "--data",
+        help="Training data: names (kvasir:train) or folders; repeat or comma-separate.",
+    ),
+    val_data: list[str] = typer.Option(
+        None,
+        "--val-data",
+        help="Validation data (names or folders); default: held back from --data.",
+    ),
+    val_fraction: float = typer.Option(
+        None,
+        "--val-fraction",
+        help="Hold back this share of --data for validation instead of k-fold (e.g. 0.1).",
+    ),
+    data_root: Path = typer.Option(None, "--data-root", help="Folder holding the named data sets."),
+    size: int = typer.Option(
+        None, "--size", help="Input side at scale 1 (multiple of 32). Recipe: 352, brp*: 512."
+    ),
+    epochs: int = typer.Option(
+        None, "--epochs", help="Epochs (recipe: 20); with --resume, may be raised."
+    ),
+    batch_size: int = typer.Option(
+        None, "--batch-size", help="Images per step over all processes (recipe: 16)."
+    ),
+    lr: float = typer.Option(None, "--lr", help="Adam learning rate (recipe: 1e-4)."),
+    scales: str = typer.Option(None, "--scales", help="Multi-scale factors (recipe: 0.75,1,1.25)."),
+    clip: float = typer.Option(
+        None, "--clip", help="Gradient value clipping (recipe: 0.5; 0 = off)."
+    ),
+    folds: int = typer.Option(
+        None, "--folds", help="Cross-validation folds (recipe: brp* 5, else none)."
+    ),
+    fold: int = typer.Option(None, "--fold", help="Train only this fold (0-based)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of initialisation, data order and splits."),
+    out: Path = typer.Option(
+        None, "--out", help="Output folder (default runs/train/<model>-<size>)."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run(s) in --out exactly."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    amp: bool = typer.Option(False, "--amp", help="bfloat16 autocast (GPU)."),
+    channels_last: bool = typer.Option(
+        True,
+        "--channels-last/--no-channels-last",
+        help="Channels-last memory format (faster on CPU and GPU).",
+    ),
+    workers: int = typer.Option(2, "--workers", help="Decoding worker processes."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Decode every epoch instead of caching resized pairs in memory."
+    ),
+    limit: int = typer.Option(
+        None, "--limit", help="Use only the first N training pairs (smoke tests, timing)."
+    ),
+    threads: int = typer.Option(
+        None, "--threads", help="torch CPU threads (default: torch's choice)."
+    ),
+    checkpoint_minutes: float = typer.Option(
+        10.0,
+        "--checkpoint-minutes",
+        help="Also save the resumable state inside an epoch this often (0: epoch ends only).",
+    ),
+) -> None:
+    """Train a model with its published recipe (PraNet's; the seed paper's for brp*)."""
+    import torch
+
+    from endobench.train import TrainConfig, describe, parse_scales, recipe_for, train
+
+    if threads:
+        torch.set_num_threads(threads)
+    recipe = recipe_for(model).replace(
+        size=size,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        clip=clip,
+        scales=parse_scales(scales) if scales else None,
+    )
+    config = TrainConfig(
+        model=model,
+        data=_names(data),
+        val_data=_names(val_data),
+        out=out or Path("runs") / "train" / f"{model}-{recipe.size}",
+        data_root=str(data_root) if data_root else None,
+        recipe=recipe,
+        seed=seed,
+        folds=folds,
+        fold=fold,
+        val_fraction=val_fraction,
+        resume=resume,
+        device=device,
+        amp=amp,
+        channels_last=channels_last,
+        workers=workers,
+        cache=not no_cache,
+        limit=limit,
+        checkpoint_minutes=checkpoint_minutes,
+    )
+    result = train(config)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports
+        typer.echo(describe(result))
+
+
+def calibrate_command(
+    checkpoint: Path = typer.Argument(
+        ..., help="An endobench checkpoint (.safetensors) from `endobench train`."
+    ),
+    train_data: list[str] = typer.Option(
+        ...,
+        "--train-data",
+        help="Training data (names or folders) for the reference area; repeat or comma-separate.",
+    ),
+    val_data: list[str] = typer.Option(
+        None,
+        "--val-data",
+        help="Validation data for the thresholds; default: the images training held back from --train-data.",
+    ),
+    data_root: Path = typer.Option(None, "--data-root", help="Folder holding the named data sets."),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="Write the calibrated checkpoint here (default: update CHECKPOINT in place).",
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Images per forward pass."),
+) -> None:
+    """Choose the post-processing parameters (reference area, thresholds) and store them in the checkpoint."""
+    from endobench.train.calibrate import calibrate_checkpoint, describe_calibration
+
+    result = calibrate_checkpoint(
+        checkpoint,
+        train_data=_names(train_data),
+        val_data=_names(val_data),
+        data_root=str(data_root) if data_root else None,
+        out=out,
+        device=device,
+        batch_size=batch_size,
+    )
+    typer.echo(describe_calibration(result))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` and ``calibrate`` to the root command group."""
+    app.command("train")(train_command)
+    app.command("calibrate")(calibrate_command)

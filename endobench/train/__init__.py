@@ -1,0 +1,42 @@
+"""Training: the published recipes, the structure loss, k-fold, DDP, and post-processing calibration.
+
+Importing this package imports torch; the CLI imports it only inside its commands.
+"""
+
+from endobench.train.calibrate import (
+    CalibrationResult,
+    calibrate_checkpoint,
+    calibrate_model,
+    describe_calibration,
+)
+from endobench.train.loop import RunResult, TrainConfig, TrainResult, describe, train
+from endobench.train.loss import boundary_weights, deep_supervision_loss, structure_loss
+from endobench.train.recipe import (
+    PRANET_RECIPE,
+    SEED_PAPER_RECIPE,
+    Recipe,
+    multiscale_sizes,
+    parse_scales,
+    recipe_for,
+)
+
+__all__ = [
+    "CalibrationResult",
+    "calibrate_checkpoint",
+    "calibrate_model",
+    "describe_calibration",
+    "PRANET_RECIPE",
+    "SEED_PAPER_RECIPE",
+    "Recipe",
+    "RunResult",
+    "TrainConfig",
+    "TrainResult",
+    "boundary_weights",
+    "deep_supervision_loss",
+    "describe",
+    "multiscale_sizes",
+    "parse_scales",
+    "recipe_for",
+    "structure_loss",
+    "train",
+]

@@ -1,0 +1,277 @@
+"""`endobench calibrate`: the seed paper's post-processing parameters for a trained checkpoint.
+
+- ``reference_area``: the smallest polyp of the *training* ground truth, as a fraction of its image
+  area (so it carries across resolutions);
+- ``confidence`` and ``polarise``: chosen on the *validation* data, maximising mean Dice over a grid
+  (:func:`endobench.models.postprocess.calibrate`).
+
+The parameters go into the checkpoint's metadata (``postprocess``), with the validation metrics of
+a plain ``> 0.5`` threshold ("before") and of the post-processing ("after"): mean Dice, Jaccard,
+precision (PPV) and recall with the EndoCV2021 toolkit's formulas (:mod:`endobench.metrics`), on
+the ``> 127`` masks that training uses.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from endobench.errors import ConfigError, WeightsError
+from endobench.train.pairs import Pair, resize_image, resolve_pairs
+from endobench.train.progress import EpochProgress
+
+REPORTED = ("dice", "jaccard", "ppv", "recall")
+
+
+@dataclass
+class CalibrationResult:
+    """What calibration chose and what it changed on the validation data."""
+
+    checkpoint: Path
+    params: dict[str, float]
+    before: dict[str, float]
+    after: dict[str, float]
+    n_train_masks: int
+    n_val: int
+
+
+@torch.no_grad()
+def predict_probabilities(
+    model: torch.nn.Module,
+    pairs: Sequence[Pair],
+    size: int,
+    device: torch.device,
+    batch_size: int = 8,
+    progress: EpochProgress | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Run the model on each pair's image (resized as in training) and return full-size maps.
+
+    Returns:
+        ``(probabilities, masks)``: H x W float32 maps at each image's size and its bool truth.
+    """
+    from endobench.data import read_image, read_mask
+
+    cfg = getattr(model, "endobench_cfg", None) or {}
+    mean = torch.tensor(cfg.get("mean", (0.485, 0.456, 0.406)), device=device).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.get("std", (0.229, 0.224, 0.225)), device=device).view(1, 3, 1, 1)
+    model.eval().to(device)
+    probs: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    progress = progress or EpochProgress(enabled=False)
+    with progress.task("predicting validation images", total=len(pairs)) as advance:
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start : start + batch_size]
+            images = [read_image(p.image) for p in chunk]
+            batch = np.stack([resize_image(image, size) for image in images])
+            x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float().div_(255)
+            prob = torch.sigmoid(model((x - mean) / std)[-1].float())
+            for i, (pair, image) in enumerate(zip(chunk, images, strict=True)):
+                full = F.interpolate(
+                    prob[i : i + 1], size=image.shape[:2], mode="bilinear", align_corners=False
+                )
+                probs.append(full[0, 0].cpu().numpy())
+                masks.append(
+                    read_mask(pair.mask) if pair.mask else np.zeros(image.shape[:2], dtype=bool)
+                )
+            advance(len(chunk))
+    return probs, masks
+
+
+def mask_metrics(
+    predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray]
+) -> dict[str, float]:
+    """Mean Dice, Jaccard, PPV and recall over images, with the EndoCV2021 toolkit's formulas."""
+    from endobench.metrics.endocv import confusion_counts, dice, jaccard, precision, recall
+
+    per_metric = {"dice": dice, "jaccard": jaccard, "ppv": precision, "recall": recall}
+    values: dict[str, list[float]] = {key: [] for key in REPORTED}
+    for pred, truth in zip(predictions, truths, strict=True):
+        counts = confusion_counts(truth, pred)
+        for key, fn in per_metric.items():
+            values[key].append(float(fn(counts)))
+    return {key: statistics.fmean(v) for key, v in values.items()}
+
+
+def calibrate_model(
+    model: torch.nn.Module,
+    size: int,
+    train_pairs: Sequence[Pair],
+    val_pairs: Sequence[Pair],
+    *,
+    device: torch.device | str = "cpu",
+    batch_size: int = 8,
+    grid: dict[str, Sequence[float]] | None = None,
+    progress: bool = False,
+) -> CalibrationResult:
+    """Choose the post-processing parameters for an in-memory model (no files written).
+
+    Args:
+        model: Returns a list of logit maps; ``model.endobench_cfg`` gives mean and std.
+        size: Input side the model runs at.
+        train_pairs: Their masks give the reference area.
+        val_pairs: The thresholds are chosen on these, and the metrics reported.
+        device: Where the model runs.
+        batch_size: Images per forward pass.
+        grid: Threshold grid (default: the post-processing module's).
+        progress: Show progress bars.
+
+    Returns:
+        The result (its ``checkpoint`` is an empty path until a file is written).
+    """
+    from endobench.data import read_mask
+    from endobench.models.postprocess import calibrate, postprocess, reference_area_from_masks
+
+    overlap = {p.id for p in train_pairs} & {p.id for p in val_pairs}
+    if overlap:
+        raise ConfigError(
+            f"{len(overlap)} validation images are also training images (e.g. {sorted(overlap)[0]}); "
+            "give --val-data disjoint from --train-data"
+        )
+    bars = EpochProgress(enabled=progress)
+    train_masks = []
+    with bars.task("reading training masks", total=len(train_pairs)) as advance:
+        for pair in train_pairs:
+            if pair.mask is not None:
+                train_masks.append(read_mask(pair.mask))
+            advance(1)
+    reference_area = reference_area_from_masks(train_masks)
+    probs, truths = predict_probabilities(
+        model, val_pairs, size, torch.device(device), batch_size, bars
+    )
+    bars.close()
+    chosen = calibrate(probs, truths, reference_area=reference_area, grid=grid)
+    params = {key: chosen[key] for key in ("reference_area", "confidence", "polarise")}
+    before = mask_metrics([p > 0.5 for p in probs], truths)
+    after = mask_metrics([postprocess(p, **params) for p in probs], truths)
+    return CalibrationResult(Path(), params, before, after, len(train_masks), len(val_pairs))
+
+
+def calibrate_checkpoint(
+    checkpoint: str | Path,
+    train_data: Sequence[str],
+    val_data: Sequence[str] | None = None,
+    *,
+    data_root: str | None = None,
+    out: str | Path | None = None,
+    device: str = "auto",
+    batch_size: int = 8,
+    grid: dict[str, Sequence[float]] | None = None,
+    progress: bool = True,
+) -> CalibrationResult:
+    """Calibrate a checkpoint's post-processing and store the parameters in its metadata.
+
+    Args:
+        checkpoint: An endobench ``.safetensors`` checkpoint (its metadata names the model).
+        train_data: Data whose ground truth gives the reference area (the training data).
+        val_data: Data on which the thresholds are chosen and the metrics reported. None: the
+            validation images the checkpoint's training held back from ``train_data`` (their ids
+            are in its metadata); the reference area then comes from the other images only.
+        data_root: Where named data sets live.
+        out: Write the calibrated checkpoint here; None updates ``checkpoint`` in place (atomically).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        batch_size: Images per forward pass.
+        grid: Threshold grid (default: the post-processing module's).
+        progress: Show progress bars.
+
+    Raises:
+        WeightsError: The checkpoint cannot be read or does not name its model.
+        ConfigError: ``out`` exists already, or the data sets overlap.
+    """
+    from endobench.models import create_model, load_checkpoint, save_checkpoint
+    from endobench.train.distributed import choose_device
+
+    checkpoint = Path(checkpoint)
+    target = Path(out) if out is not None else checkpoint
+    if out is not None and target.exists() and target.resolve() != checkpoint.resolve():
+        raise ConfigError(
+            f"{target} already exists; choose another --out or omit it to update {checkpoint}"
+        )
+    state_dict, metadata = load_checkpoint(checkpoint)
+    name = metadata.get("model")
+    if not name:
+        raise WeightsError(
+            f"{checkpoint}: its metadata names no model; calibrate a checkpoint written by `endobench train`"
+        )
+    size = int(metadata.get("input_size") or 352)
+    model = create_model(name, weights=str(checkpoint))
+    train_pairs, train_described = resolve_pairs(train_data, data_root)
+    if val_data:
+        val_pairs, val_described = resolve_pairs(val_data, data_root)
+    else:
+        train_pairs, val_pairs = _held_back_split(checkpoint, metadata, train_pairs)
+        val_described = [
+            f"{len(val_pairs)} images held back from the training data by `endobench train`"
+        ]
+    result = calibrate_model(
+        model,
+        size,
+        train_pairs,
+        val_pairs,
+        device=choose_device(device),
+        batch_size=batch_size,
+        grid=grid,
+        progress=progress,
+    )
+    dropped = ("path", "sha256", "format", "format_version", "dtype")
+    new_meta = {k: v for k, v in metadata.items() if k not in dropped}
+    new_meta["postprocess"] = result.params
+    new_meta["calibration"] = {
+        "train_data": train_described,
+        "val_data": val_described,
+        "n_train_masks": result.n_train_masks,
+        "n_val": result.n_val,
+        "grid": {k: list(v) for k, v in grid.items()} if grid else "default",
+        "input_size": size,
+        "validation_before": result.before,
+        "validation_after": result.after,
+        "source_sha256": metadata.get("sha256"),
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    save_checkpoint(target, state_dict, new_meta, dtype=_stored_dtype(state_dict), overwrite=True)
+    result.checkpoint = target
+    return result
+
+
+def _held_back_split(
+    checkpoint: Path, metadata: dict, pairs: list[Pair]
+) -> tuple[list[Pair], list[Pair]]:
+    """Split ``pairs`` into (training, validation) by the validation ids stored at training time."""
+    ids = (metadata.get("training") or {}).get("validation_ids")
+    if not ids:
+        raise ConfigError(
+            f"{checkpoint}: its metadata lists no held-back validation images; pass --val-data"
+        )
+    wanted = set(ids)
+    val = [p for p in pairs if p.id in wanted]
+    if len(val) != len(wanted):
+        raise ConfigError(
+            f"{checkpoint}: {len(wanted) - len(val)} of its {len(wanted)} validation images are not in "
+            "--train-data; give the data it was trained on, or pass --val-data"
+        )
+    return [p for p in pairs if p.id not in wanted], val
+
+
+def _stored_dtype(state_dict: dict[str, torch.Tensor]) -> torch.dtype | None:
+    floats = {v.dtype for v in state_dict.values() if v.is_floating_point()}
+    return floats.pop() if len(floats) == 1 else None
+
+
+def describe_calibration(result: CalibrationResult) -> str:
+    """A few lines for the terminal: the parameters and the validation metrics before/after."""
+    p = result.params
+    lines = [
+        f"post-processing: reference_area {p['reference_area']:.5f} (from {result.n_train_masks} training masks), "
+        f"confidence {p['confidence']:g}, polarise {p['polarise']:g}",
+        f"validation ({result.n_val} images)   " + "  ".join(f"{k:>8}" for k in REPORTED),
+        "  > 0.5 threshold       " + "  ".join(f"{result.before[k]:8.4f}" for k in REPORTED),
+        "  post-processed        " + "  ".join(f"{result.after[k]:8.4f}" for k in REPORTED),
+        f"written: {result.checkpoint}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,140 @@
+"""Process-group helpers: the same training code runs alone or under ``torchrun`` (DDP).
+
+``torchrun --nproc_per_node N`` sets ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; the group is
+created here with gloo on CPU and NCCL on GPU. Only rank 0 writes files and shows progress.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from endobench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process stands: rank, world size and the device it trains on."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+    initialised_here: bool
+
+    @property
+    def is_main(self) -> bool:
+        """True for the process that writes files (rank 0)."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        """True when more than one process trains together."""
+        return self.world_size > 1
+
+
+def choose_device(device: str, local_rank: int = 0) -> torch.device:
+    """Resolve ``auto``/``cpu``/``cuda``/``cuda:N`` to a torch device (one GPU per local rank)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"--device {device}: no CUDA device is available here; use --device cpu"
+            )
+        return torch.device("cuda", local_rank if device == "cuda" else int(device.split(":")[1]))
+    if device != "cpu":
+        raise ConfigError(f"--device {device!r} is not known; use auto, cpu or cuda")
+    return torch.device("cpu")
+
+
+def setup(device: str = "auto") -> DistContext:
+    """Join the process group when launched by torchrun (or reuse an existing one)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if dist.is_available() and dist.is_initialized():
+        dev = choose_device(device, local_rank)
+        return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, dev, False)
+    if world_size <= 1:
+        return DistContext(0, 1, 0, choose_device(device), False)
+    dev = choose_device(device, local_rank)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, dev, True)
+
+
+def teardown(ctx: DistContext) -> None:
+    """Leave the process group if :func:`setup` created it."""
+    if ctx.initialised_here and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(ctx: DistContext) -> None:
+    """Wait for every rank (no-op alone)."""
+    if ctx.distributed:
+        dist.barrier()
+
+
+def all_sum(ctx: DistContext, values: list[float]) -> list[float]:
+    """Sum a few numbers over all ranks (float64 on the training device)."""
+    if not ctx.distributed:
+        return list(values)
+    tensor = torch.tensor(values, dtype=torch.float64, device=ctx.device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor.tolist()
+
+
+def broadcast_flag(ctx: DistContext, flag: bool) -> bool:
+    """Rank 0's boolean, on every rank (so all ranks take the same branch)."""
+    if not ctx.distributed:
+        return flag
+    tensor = torch.tensor([1 if flag else 0], device=ctx.device)
+    dist.broadcast(tensor, src=0)
+    return bool(tensor.item())
+
+
+def sync_buffers(ctx: DistContext, model: torch.nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank.
+
+    DDP broadcasts buffers at the start of each forward pass, so after the last step of an epoch
+    the ranks' running statistics differ by that step; validation and checkpoints use rank 0's.
+    """
+    if not ctx.distributed:
+        return
+    for buffer in model.buffers():
+        dist.broadcast(buffer.data, src=0)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator's state (torch CPU and CUDA, numpy, Python)."""
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` saved."""
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, numpy and Python's generators."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+    random.seed(seed)

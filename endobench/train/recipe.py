@@ -1,0 +1,136 @@
+"""The published training recipes, as defaults per model.
+
+PraNet (Fan et al., MICCAI 2020; the released ``MyTrain.py``): Adam, learning rate 1e-4, batch 16,
+input 352 x 352 (plain resize, no other augmentation), multi-scale training at {0.75, 1, 1.25} x
+size rounded to a multiple of 32 (one optimiser step per scale and batch), gradient values clipped
+to +-0.5 (``clamp``, not a norm), the structure loss summed over the four side outputs. Its learning
+rate decay (x0.1 every 50 epochs) never fires within its 20 epochs; it is kept so longer runs behave
+the same. (The released loop runs ``range(1, 20)``, i.e. 19 epochs; endobench counts 20.)
+
+The seed paper (Yu, Yan, Li, EndoCV2021, section 3.1) for ``brp*``: the same optimiser, loss, batch
+and scales at input 512 x 512, with five-fold cross-validation (the training data split into five
+equal parts, one model per fold trained on four and validated on the fifth).
+
+Neither recipe uses flips, rotations or colour jitter; endobench adds none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from endobench.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Every hyper-parameter of a training run that is not data, model or seed.
+
+    Attributes:
+        size: Input side at scale 1 (a multiple of 32).
+        batch_size: Images per optimiser step (over all processes).
+        lr: Adam learning rate.
+        epochs: Passes over the training data.
+        scales: Multi-scale factors; each batch is trained once per factor.
+        clip: Gradient values are clamped to [-clip, clip]; 0 turns clipping off.
+        lr_decay_epochs: Multiply the learning rate by ``lr_decay_rate`` every this many epochs.
+        lr_decay_rate: The decay factor.
+        folds: Cross-validation folds (0: no cross-validation).
+        bce: Structure-loss BCE mode (see :mod:`endobench.train.loss`).
+        source: Where the defaults come from.
+    """
+
+    size: int = 352
+    batch_size: int = 16
+    lr: float = 1e-4
+    epochs: int = 20
+    scales: tuple[float, ...] = (0.75, 1.0, 1.25)
+    clip: float = 0.5
+    lr_decay_epochs: int = 50
+    lr_decay_rate: float = 0.1
+    folds: int = 0
+    bce: str = "weighted"
+    source: str = "PraNet (Fan et al., MICCAI 2020), MyTrain.py"
+
+    def replace(self, **changes: Any) -> Recipe:
+        """Return a copy with the given fields changed (``None`` values are ignored) and checked."""
+        updates = {k: v for k, v in changes.items() if v is not None}
+        if "scales" in updates:
+            updates["scales"] = tuple(float(s) for s in updates["scales"])
+        recipe = dataclasses.replace(self, **updates)
+        recipe.validate()
+        return recipe
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for values no run can use."""
+        if self.size <= 0 or self.size % 32:
+            raise ConfigError(
+                f"--size {self.size} must be a positive multiple of 32 (e.g. 288, 352, 512)"
+            )
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size {self.batch_size} must be at least 1")
+        if self.epochs < 1:
+            raise ConfigError(f"--epochs {self.epochs} must be at least 1")
+        if self.lr <= 0:
+            raise ConfigError(f"--lr {self.lr} must be positive")
+        if self.clip < 0:
+            raise ConfigError(f"--clip {self.clip} must be 0 (off) or positive")
+        if not self.scales or any(s <= 0 for s in self.scales):
+            raise ConfigError(
+                f"--scales {self.scales} must be positive factors such as 0.75,1,1.25"
+            )
+        if self.folds == 1 or self.folds < 0:
+            raise ConfigError(f"--folds {self.folds} must be 0 (no cross-validation) or at least 2")
+        multiscale_sizes(self.size, self.scales)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (stored in checkpoints and training state)."""
+        data = dataclasses.asdict(self)
+        data["scales"] = list(self.scales)
+        data["train_sizes"] = multiscale_sizes(self.size, self.scales)
+        return data
+
+
+PRANET_RECIPE = Recipe()
+SEED_PAPER_RECIPE = Recipe(
+    size=512,
+    folds=5,
+    source="Yu, Yan, Li, EndoCV2021 (CEUR-WS Vol-2886) section 3.1, on PraNet's recipe",
+)
+
+
+def recipe_for(model_name: str) -> Recipe:
+    """Return the published default recipe for a model (``brp*``: the seed paper's, else PraNet's)."""
+    return (
+        SEED_PAPER_RECIPE if model_name.startswith("brp") or model_name == "br" else PRANET_RECIPE
+    )
+
+
+def multiscale_sizes(size: int, scales: Sequence[float]) -> list[int]:
+    """Training sides for each scale: ``round(size * scale / 32) * 32`` as PraNet computes them.
+
+    Python's ``round`` (halves to even) is kept on purpose: it is what the released code uses.
+
+    Raises:
+        ConfigError: When a scale rounds to a side below 32.
+    """
+    sides = [int(round(size * float(rate) / 32) * 32) for rate in scales]
+    if any(side < 32 for side in sides):
+        raise ConfigError(
+            f"--scales {list(scales)} at --size {size} give a side below 32; use larger scales"
+        )
+    return sides
+
+
+def parse_scales(text: str) -> tuple[float, ...]:
+    """Parse ``"0.75,1,1.25"`` into floats, with a one-line error for anything else."""
+    try:
+        scales = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--scales {text!r} must be comma-separated numbers such as 0.75,1,1.25"
+        ) from None
+    if not scales:
+        raise ConfigError("--scales is empty; give factors such as 0.75,1,1.25")
+    return scales
