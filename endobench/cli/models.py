@@ -1,0 +1,51 @@
+"""``endobench models``: the registered models with their size, cost and local weights."""
+
+from __future__ import annotations
+
+import typer
+
+
+def models(
+    no_flops: bool = typer.Option(
+        False, "--no-flops", help="List names only, without counting parameters and GFLOPs."
+    ),
+) -> None:
+    """List the registered models: parameters, GFLOPs at the default size, input size, weights."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from endobench.models import list_models
+    from endobench.models.summary import summarise_models
+
+    names = list_models()
+    rows = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task("counting parameters and FLOPs", total=len(names))
+        for name in names:
+            rows.extend(summarise_models([name], with_flops=not no_flops))
+            progress.advance(task)
+
+    table = Table(title="endobench models")
+    table.add_column("name", no_wrap=True, min_width=13)
+    for column in ("params (M)", "GFLOPs", "input"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
+    table.add_column("post", no_wrap=True, min_width=4)
+    table.add_column("local weights", overflow="fold", min_width=7)
+    table.add_column("about")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            "-" if row["params_m"] is None else f"{row['params_m']:.2f}",
+            "-" if row["gflops"] is None else f"{row['gflops']:.2f}",
+            str(row["input_size"]),
+            "yes" if row["postprocess"] else "no",
+            row["weights"] or "no",
+            row["description"],
+        )
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``models`` command to the root application."""
+    app.command("models")(models)

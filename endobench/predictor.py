@@ -1,0 +1,255 @@
+"""One predictor interface for every model: preprocess -> forward -> restore -> binarise.
+
+:class:`Predictor` turns RGB images of any size into probability maps and masks at each image's
+original size. Its steps are separate so a runner can move :attr:`Predictor.preprocess` (a small
+picklable :class:`Preprocess` object with no torch state) into DataLoader workers and call
+:meth:`Predictor.forward_batch` on batches.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from endobench.errors import ConfigError, WeightsError
+from endobench.models.postprocess import check_params, postprocess
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Resize an RGB uint8 image to ``size`` x ``size`` and normalise it (picklable, torch-free state).
+
+    Larger images are shrunk with pixel-area averaging, smaller ones enlarged bilinearly.
+
+    Attributes:
+        size: Square side the network sees.
+        mean: Per-channel mean for values in [0, 1].
+        std: Per-channel standard deviation.
+    """
+
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def to_array(self, image: np.ndarray) -> np.ndarray:
+        """Return the normalised 3 x S x S float32 array of an H x W x 3 uint8 RGB image."""
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ConfigError(f"expected an H x W x 3 RGB image, got shape {image.shape}")
+        # Shrinking averages pixels (like PIL's antialiased resize in PraNet's test loader);
+        # enlarging interpolates bilinearly.
+        shrink = image.shape[0] * image.shape[1] > self.size * self.size
+        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        resized = cv2.resize(image, (self.size, self.size), interpolation=interpolation)
+        scaled = resized.astype(np.float32) / 255.0
+        scaled -= np.asarray(self.mean, dtype=np.float32)
+        scaled /= np.asarray(self.std, dtype=np.float32)
+        return np.ascontiguousarray(scaled.transpose(2, 0, 1))
+
+    def __call__(self, image: np.ndarray) -> torch.Tensor:
+        """Return the normalised 3 x S x S float32 tensor of an H x W x 3 uint8 RGB image."""
+        return torch.from_numpy(self.to_array(image))
+
+
+def _resolve_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
+
+
+def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in _DTYPES:
+        raise ConfigError(f"unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)}")
+    return _DTYPES[dtype]
+
+
+class Predictor:
+    """Probability maps and masks at original size for any registered model.
+
+    Args:
+        model: A registered model name, or a module built by ``create_model``.
+        weights: Checkpoint path, a list of paths (a fold ensemble: probabilities are averaged),
+            ``"default"``, or None for the model's packaged default weights.
+        size: Square input side (default: the model's ``input_size``); a multiple of 32.
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
+        dtype: None/``"float32"``, or ``"bfloat16"``/``"float16"`` for autocast.
+        allow_random: With no weights at all, run random weights instead of raising (tests,
+            benchmarks).
+        optimise: Fold batch norms into convolutions and use channels-last memory, for CPU speed
+            (same numbers up to float rounding). ``"auto"``: on the CPU only. A module passed in
+            is copied first, never changed.
+        batch_size: Images per forward pass in :meth:`predict`.
+
+    Raises:
+        WeightsError: No weights given, none packaged, and ``allow_random`` is False.
+    """
+
+    def __init__(
+        self,
+        model: str | nn.Module,
+        weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+        size: int | None = None,
+        device: str | torch.device = "auto",
+        dtype: str | torch.dtype | None = None,
+        allow_random: bool = False,
+        optimise: bool | str = "auto",
+        batch_size: int = 8,
+    ):
+        from endobench.models import create_model
+        from endobench.models.checkpoint import default_weights_path, missing_weights_error
+
+        self._device = _resolve_device(device)
+        self._dtype = _resolve_dtype(dtype)
+        self.batch_size = int(batch_size)
+        if isinstance(model, nn.Module):
+            if weights is not None:
+                raise ConfigError("pass weights with a model name, or load them into the module")
+            modules = [model]
+            cfg = dict(getattr(model, "endobench_cfg", None) or {})
+            metas = [getattr(model, "endobench_weights", None)]
+        else:
+            if weights is None:
+                path = default_weights_path(model)
+                if path is not None and path.is_file():
+                    weights = "default"
+                elif not allow_random:
+                    raise missing_weights_error(model)
+            files = (
+                [weights] if isinstance(weights, (str, os.PathLike)) else list(weights or [None])
+            )
+            modules = [create_model(model, weights=w) for w in files]
+            cfg = dict(modules[0].endobench_cfg)
+            metas = [m.endobench_weights for m in modules]
+        if not cfg:
+            raise WeightsError(
+                f"{type(model).__name__}: not built by endobench.models.create_model"
+            )
+        self._config = cfg
+        self._metas = metas
+        self._size = int(size or cfg["input_size"])
+        multiple = int(cfg.get("size_multiple", 32))
+        if self._size % multiple:
+            raise ConfigError(f"input size {self._size} is not a multiple of {multiple}")
+        self._post = check_params(cfg["postprocess"]) if cfg.get("postprocess") else None
+        self.preprocess = Preprocess(self._size, tuple(cfg["mean"]), tuple(cfg["std"]))
+        if optimise == "auto":
+            optimise = self._device.type == "cpu"
+        self._channels_last = bool(optimise) and self._device.type == "cpu"
+        if optimise:
+            if isinstance(model, nn.Module):
+                modules = [copy.deepcopy(model)]
+            from endobench.models.fuse import optimise_for_inference
+
+            modules = [
+                optimise_for_inference(m, channels_last=self._channels_last) for m in modules
+            ]
+        self._models = [m.to(self._device).eval() for m in modules]
+
+    @property
+    def model_name(self) -> str:
+        """Registered name of the model."""
+        return self._config.get("name", "")
+
+    @property
+    def input_size(self) -> int:
+        """Square side the network sees."""
+        return self._size
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs."""
+        return self._device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Compute dtype (float32, or the autocast dtype)."""
+        return self._dtype
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The model configuration (input size, mean/std, post-processing ...)."""
+        return dict(self._config)
+
+    @property
+    def weights_sha256(self) -> str | list[str] | None:
+        """sha256 of the weights file (a list for an ensemble; None for random weights)."""
+        hashes = [m.get("sha256") if m else None for m in self._metas]
+        return hashes[0] if len(hashes) == 1 else hashes
+
+    @property
+    def postprocess_params(self) -> dict | None:
+        """Post-processing parameters used by :meth:`binarize`, or None for ``> 0.5``."""
+        return dict(self._post) if self._post else None
+
+    def forward_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """Return B x 1 x S x S probabilities (sigmoid of the last output, averaged over models)."""
+        x = x.to(self._device, non_blocking=True)
+        if self._channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        autocast = self._dtype in (torch.float16, torch.bfloat16)
+        with (
+            torch.inference_mode(),
+            torch.autocast(self._device.type, self._dtype, enabled=autocast),
+        ):
+            total = None
+            for model in self._models:
+                prob = torch.sigmoid(model(x)[-1].float())
+                total = prob if total is None else total + prob
+        return total / len(self._models)
+
+    @staticmethod
+    def restore(prob: np.ndarray | torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
+        """Resize an S x S probability map back to ``shape`` = (H, W), bilinear, float32."""
+        if torch.is_tensor(prob):
+            prob = prob.detach().float().cpu().numpy()
+        prob = np.asarray(prob, dtype=np.float32).squeeze()
+        height, width = int(shape[0]), int(shape[1])
+        if prob.shape == (height, width):
+            return prob.copy()
+        restored = cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR)
+        return np.clip(restored, 0.0, 1.0, out=restored)
+
+    def binarize(self, prob: np.ndarray) -> np.ndarray:
+        """Return the H x W bool mask: the model's post-processing if it has one, else ``> 0.5``."""
+        if self._post:
+            return postprocess(prob, **self._post)
+        return np.asarray(prob) > 0.5
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Return one H x W float32 probability map per RGB uint8 image, at its original size."""
+        out: list[np.ndarray] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            batch = torch.stack([self.preprocess(image) for image in chunk])
+            probs = self.forward_batch(batch).cpu().numpy()
+            out.extend(
+                self.restore(p[0], np.asarray(i).shape[:2])
+                for p, i in zip(probs, chunk, strict=True)
+            )
+        return out
+
+    def predict_masks(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Return one H x W bool mask per image (after the model's post-processing, if any)."""
+        return [self.binarize(prob) for prob in self.predict(images)]
