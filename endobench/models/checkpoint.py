@@ -226,7 +226,8 @@ def load_weights(
 
     Returns:
         The checkpoint's metadata (also stored as ``model.endobench_weights``). Post-processing
-        parameters in the metadata replace the model's defaults in ``model.endobench_cfg``.
+        parameters, input size, mean and std in the metadata replace the model's defaults in
+        ``model.endobench_cfg``.
 
     Raises:
         WeightsError: Missing default weights, unreadable file, or weights that do not fit.
@@ -245,5 +246,11 @@ def load_weights(
     model.load_state_dict(state_dict, strict=True)
     if metadata.get("postprocess") is not None and cfg.get("postprocess") is not None:
         cfg["postprocess"] = dict(metadata["postprocess"])
+    # Weights trained at another size or normalisation bring their own preprocessing.
+    if metadata.get("input_size"):
+        cfg["input_size"] = int(metadata["input_size"])
+    for key in ("mean", "std"):
+        if metadata.get(key):
+            cfg[key] = [float(v) for v in metadata[key]]
     model.endobench_weights = metadata
     return metadata

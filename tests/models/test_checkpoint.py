@@ -148,3 +148,17 @@ def test_checkpoint_with_other_head_widths_builds_a_fitting_network(tmp_path):
     assert torch.equal(model.ra4_conv2.conv.weight, wide.ra4_conv2.conv.weight)
     with pytest.raises(WeightsError, match="wrong shapes"):  # explicit arguments still win
         create_model("brp_lite", weights=str(path), ra_channels=(64, 32, 32))
+
+
+def test_checkpoint_preprocessing_becomes_the_predictors_default(tmp_path):
+    """Weights trained at 96 px with their own normalisation are run at 96 px with it."""
+    from endobench.models import create_model, save_checkpoint
+    from endobench.predictor import Predictor
+
+    model = create_model("brp_lite")
+    path = tmp_path / "small.safetensors"
+    save_checkpoint(path, model, {"input_size": 96, "mean": [0.4, 0.4, 0.4], "std": [0.2, 0.2, 0.2]})
+    predictor = Predictor("brp_lite", weights=path, device="cpu")
+    assert predictor.input_size == 96
+    assert predictor.preprocess.mean == (0.4, 0.4, 0.4)
+    assert Predictor("brp_lite", weights=path, size=128, device="cpu").input_size == 128
