@@ -139,6 +139,9 @@ def calibrate_command(
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, "--batch-size", help="Images per forward pass."),
+    dtype: str = typer.Option(
+        None, "--dtype", help="Store the tensors as float16 (shipped weights) or float32."
+    ),
 ) -> None:
     """Choose the post-processing parameters (reference area, thresholds) and store them in the checkpoint."""
     from endobench.train.calibrate import calibrate_checkpoint, describe_calibration
@@ -151,6 +154,7 @@ def calibrate_command(
         out=out,
         device=device,
         batch_size=batch_size,
+        store_dtype=dtype,
     )
     typer.echo(describe_calibration(result))
 

@@ -47,7 +47,7 @@ def missing_weights_error(model_name: str) -> WeightsError:
     where = default_weights_path(model_name) or WEIGHTS_DIR
     return WeightsError(
         f"{where}: no packaged weights for model {model_name!r}; {config.weights_hint}, "
-        "then pass the file as weights="
+        "then pass the file with --weights (weights= in Python)"
     )
 
 

@@ -164,6 +164,7 @@ def calibrate_checkpoint(
     batch_size: int = 8,
     grid: dict[str, Sequence[float]] | None = None,
     progress: bool = True,
+    store_dtype: str | None = None,
 ) -> CalibrationResult:
     """Calibrate a checkpoint's post-processing and store the parameters in its metadata.
 
@@ -179,6 +180,8 @@ def calibrate_checkpoint(
         batch_size: Images per forward pass.
         grid: Threshold grid (default: the post-processing module's).
         progress: Show progress bars.
+        store_dtype: ``"float16"`` to store the calibrated tensors in half precision (the shipped
+            weights), ``"float32"``, or None to keep the checkpoint's precision.
 
     Raises:
         WeightsError: The checkpoint cannot be read or does not name its model.
@@ -187,6 +190,8 @@ def calibrate_checkpoint(
     from endobench.models import create_model, load_checkpoint, save_checkpoint
     from endobench.train.distributed import choose_device
 
+    if store_dtype is not None and store_dtype not in _STORE_DTYPES:
+        raise ConfigError(f"--dtype {store_dtype!r}: use one of {', '.join(_STORE_DTYPES)}")
     checkpoint = Path(checkpoint)
     target = Path(out) if out is not None else checkpoint
     if out is not None and target.exists() and target.resolve() != checkpoint.resolve():
@@ -234,7 +239,8 @@ def calibrate_checkpoint(
         "source_sha256": metadata.get("sha256"),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    save_checkpoint(target, state_dict, new_meta, dtype=_stored_dtype(state_dict), overwrite=True)
+    dtype = _STORE_DTYPES[store_dtype] if store_dtype else _stored_dtype(state_dict)
+    save_checkpoint(target, state_dict, new_meta, dtype=dtype, overwrite=True)
     result.checkpoint = target
     return result
 
@@ -256,6 +262,9 @@ def _held_back_split(
             "--train-data; give the data it was trained on, or pass --val-data"
         )
     return [p for p in pairs if p.id not in wanted], val
+
+
+_STORE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
 
 
 def _stored_dtype(state_dict: dict[str, torch.Tensor]) -> torch.dtype | None:

@@ -139,10 +139,13 @@ def test_cli_trains_brp_lite_then_calibrates_its_checkpoint(hand_made, tmp_path)
             str(calibrated),
             "--device",
             "cpu",
+            "--dtype",
+            "float16",
         ],
     )
     assert result.exit_code == 0, result.output
-    _, meta = load_checkpoint(calibrated)
+    tensors, meta = load_checkpoint(calibrated)
+    assert {t.dtype for t in tensors.values() if t.is_floating_point()} == {torch.float16}
     assert meta["model"] == "brp_lite" and meta["input_size"] == 64
     assert meta["postprocess"]["reference_area"] == pytest.approx(64 / 4096)
     assert set(meta["calibration"]["validation_after"]) == {"dice", "jaccard", "ppv", "recall"}
