@@ -26,24 +26,30 @@ def models(
             rows.extend(summarise_models([name], with_flops=not no_flops))
             progress.advance(task)
 
+    console = Console()
+    # Descriptions only where they fit; the numbers matter more on a narrow terminal.
+    with_about = console.width >= 110
     table = Table(title="endobench models")
     table.add_column("name", no_wrap=True, min_width=13)
     for column in ("params (M)", "GFLOPs", "input"):
         table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     table.add_column("post", no_wrap=True, min_width=4)
-    table.add_column("local weights", overflow="fold", min_width=7)
-    table.add_column("about")
+    table.add_column("local weights", overflow="fold", min_width=8)
+    if with_about:
+        table.add_column("about", overflow="fold")
     for row in rows:
-        table.add_row(
+        cells = [
             row["name"],
             "-" if row["params_m"] is None else f"{row['params_m']:.2f}",
             "-" if row["gflops"] is None else f"{row['gflops']:.2f}",
             str(row["input_size"]),
             "yes" if row["postprocess"] else "no",
             row["weights"] or "no",
-            row["description"],
-        )
-    Console().print(table)
+        ]
+        if with_about:
+            cells.append(row["description"])
+        table.add_row(*cells)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
