@@ -67,9 +67,13 @@ def summary_table(result: RunResult) -> Table:
     from endobench.leaderboard.records import toolkit_scores
 
     table = Table(
-        title=f"run {result.name}", caption=str(result.run_dir), box=box.SIMPLE_HEAD, padding=(0, 1)
+        title=f"run {result.name}",
+        caption=str(result.run_dir),
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
     )
-    table.add_column("set", overflow="fold")
+    table.add_column("set", no_wrap=True)
     table.add_column("images", justify="right", overflow="fold")
     for title in ("Jac", "Dice", "F2", "PPV", "Rec", "Acc", "Hdf"):
         table.add_column(title, justify="right", no_wrap=True, min_width=5)

@@ -43,7 +43,7 @@ def resolve_pairs(
         data_root: Where named data sets live (else the data layer's default).
 
     Returns:
-        The pairs and, per input, a short description (``name (path): N pairs``) for the metadata.
+        The pairs and, per input, a short description (``name (folder NAME): N pairs``) for the metadata.
 
     Raises:
         DataError: When a data set has images without ground truth.
@@ -70,7 +70,9 @@ def resolve_pairs(
                 Pair(sample.id, Path(sample.image), Path(sample.mask) if sample.mask else None)
             )
             count += 1
-        described.append(f"{name} ({getattr(dataset, 'root', folder)}): {count} pairs")
+        # The folder's own name only: metadata travels with weights, machine paths must not.
+        where = Path(getattr(dataset, "root", folder)).name
+        described.append(f"{name} (folder {where}): {count} pairs")
     if not pairs:
         raise DataError(
             f"no training pairs found in {', '.join(names)}; check --data and --data-root"
