@@ -43,7 +43,8 @@ def prepare_run_dir(run_dir: str | Path, force: bool = False, resume: bool = Fal
 
     Raises:
         ConfigError: The folder exists and neither option was given, both options were given, or
-            ``force`` would delete a folder that is not an endobench run.
+            ``force`` would delete (``resume`` would write into) a folder that is not an endobench
+            run.
     """
     path = Path(run_dir)
     if force and resume:
@@ -63,6 +64,11 @@ def prepare_run_dir(run_dir: str | Path, force: bool = False, resume: bool = Fal
         elif not resume:
             raise ConfigError(
                 f"run folder {path} exists; pass --resume to continue it or --force to overwrite it"
+            )
+        elif not is_run_dir(path):
+            raise ConfigError(
+                f"{path} is not an endobench run folder (no run.json or EndoCV2021/); nothing to "
+                "resume there: choose another --name or --out"
             )
     path.mkdir(parents=True, exist_ok=True)
     return path

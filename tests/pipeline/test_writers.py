@@ -92,6 +92,15 @@ def test_force_refuses_to_delete_a_folder_that_is_not_a_run(tmp_path):
     assert (folder / "thesis.tex").is_file()
 
 
+def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"x")
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        prepare_run_dir(folder, resume=True)
+    assert prepare_run_dir(tmp_path / "empty", resume=True).is_dir()
+
+
 def test_manifest_hash_ignores_order_but_not_content():
     a = {
         "s": [
