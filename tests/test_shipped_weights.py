@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 import endobench
 from endobench.io import sha256_file
@@ -30,9 +31,7 @@ def test_shipped_file_is_the_one_the_card_describes(card):
     assert path is not None and path == default_weights_path("brp_lite_post")
     assert sha256_file(path) == card["sha256"]
     tensors, meta = load_checkpoint(path)
-    assert {t.dtype for t in tensors.values() if t.is_floating_point()} == {
-        __import__("torch").float16
-    }
+    assert {t.dtype for t in tensors.values() if t.is_floating_point()} == {torch.float16}
     assert meta["model"] == "brp_lite"
     assert meta["input_size"] == card["input_size"]
     assert meta["postprocess"] == card["postprocess"]
