@@ -28,7 +28,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -54,6 +54,11 @@ def train_command(
         None, "--out", help="Output folder (default runs/train/<model>-<size>)."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run(s) in --out exactly."),
+    init: Path = typer.Option(
+        None,
+        "--init",
+        help="Start from these trained weights (a second stage, fine-tuning) instead of ImageNet's.",
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     amp: bool = typer.Option(False, "--amp", help="bfloat16 autocast (GPU)."),
     channels_last: bool = typer.Option(
@@ -111,6 +116,7 @@ def train_command(
         cache=not no_cache,
         limit=limit,
         checkpoint_minutes=checkpoint_minutes,
+        init=init,
     )
     result = train(config)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports

@@ -7,6 +7,10 @@ from rank 0 only: the history CSV and plot, the endobench checkpoint of the best
 ``checkpoint_minutes`` inside an epoch. The order of the training data in epoch ``e`` depends on
 ``(seed, e)`` only, so ``--resume`` continues an interrupted run exactly, even from the middle of
 an epoch: bit for bit on CPU.
+
+``init`` starts a new run from trained weights instead of the ImageNet initialisation (a second
+stage at a lower learning rate or with other scales, say). Its validation images must be ones the
+starting weights never trained on; the run records the starting file's sha256 and training.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import torch
 
 from endobench.errors import ConfigError
+from endobench.models.checkpoint import load_weights, read_weights
 from endobench.train import distributed as D
 from endobench.train import epoch as E
 from endobench.train import records as R
@@ -68,6 +73,8 @@ class TrainConfig:
         progress: Show rich progress bars (rank 0).
         checkpoint_minutes: Also save the resumable state inside an epoch every this many minutes
             (an interrupted epoch then resumes from its last saved batch); 0 saves at epoch ends only.
+        init: Start from these weights (an endobench checkpoint or a state dict the model's
+            checkpoint filter accepts) instead of the ImageNet initialisation.
     """
 
     model: str
@@ -91,6 +98,7 @@ class TrainConfig:
     model_factory: Callable[[], torch.nn.Module] | None = None
     progress: bool = True
     checkpoint_minutes: float = 10.0
+    init: Path | None = None
 
 
 @dataclass
@@ -130,6 +138,7 @@ def train(config: TrainConfig) -> TrainResult:
     """
     recipe = (config.recipe or recipe_for(config.model)).replace()
     folds = recipe.folds if config.folds is None else config.folds
+    start = read_weights(config.model, config.init) if config.init else None
     ctx = D.setup(config.device)
     try:
         pairs, described = resolve_pairs(config.data, config.data_root)
@@ -167,9 +176,21 @@ def train(config: TrainConfig) -> TrainResult:
                 "val_ids": [p.id for p in val_pairs],
                 "val_external": bool(config.val_data),
             }
+            if start is not None:
+                check_start_split(start, config.init, data_info["val_ids"])
+                data_info["init"] = describe_start(start)
             runs.append(
                 _train_one(
-                    config, recipe, ctx, train_pairs, val_pairs, folder, label, fold, data_info
+                    config,
+                    recipe,
+                    ctx,
+                    train_pairs,
+                    val_pairs,
+                    folder,
+                    label,
+                    fold,
+                    data_info,
+                    start,
                 )
             )
         dices = [r.best_val_dice for r in runs if r.best_val_dice is not None]
@@ -180,6 +201,40 @@ def train(config: TrainConfig) -> TrainResult:
         return TrainResult(config.out, runs, mean, std)
     finally:
         D.teardown(ctx)
+
+
+def check_start_split(start: tuple[dict, dict], path: Path | None, val_ids: list[str]) -> None:
+    """Refuse validation images the starting weights were trained on.
+
+    endobench checkpoints list the images their run held back; a validation image outside that
+    list was a training image of the starting run, so choosing epochs on it would be biased.
+
+    Raises:
+        ConfigError: When some validation images were training images of the starting run.
+    """
+    held_back = ((start[1].get("training") or {}).get("validation_ids")) or None
+    if held_back is None:
+        return
+    seen = sorted(set(val_ids) - set(held_back))
+    if seen:
+        raise ConfigError(
+            f"{path}: {len(seen)} of this run's validation images (e.g. {seen[0]}) trained those "
+            "weights; validate on the images they held back (same --data, --seed and --val-fraction)"
+        )
+
+
+def describe_start(start: tuple[dict, dict]) -> dict[str, Any]:
+    """What the run records about its starting weights: file name, sha256 and their training."""
+    metadata = start[1]
+    training = metadata.get("training") or {}
+    kept = ("recipe", "seed", "epochs_trained", "best_epoch", "seconds", "init")
+    return {
+        "file": Path(metadata.get("path", "")).name,
+        "sha256": metadata.get("sha256"),
+        "model": metadata.get("model"),
+        "training": {key: training[key] for key in kept if key in training},
+        "validation_metrics": metadata.get("validation_metrics"),
+    }
 
 
 def _held_back(folds: int, fold: int | None, val_fraction: float | None) -> list[str]:
@@ -223,6 +278,7 @@ def _train_one(
     label: str,
     fold: int | None,
     data_info: dict[str, Any],
+    start: tuple[dict, dict] | None = None,
 ) -> RunResult:
     if recipe.batch_size % ctx.world_size:
         raise ConfigError(
@@ -247,7 +303,11 @@ def _train_one(
             )
 
     D.seed_everything(config.seed)
-    model = _build_model(config, state["model"] if state is not None else None).to(ctx.device)
+    weights_from = state["model"] if state is not None else start[0] if start else None
+    model = _build_model(config, weights_from)
+    if state is None and start is not None:
+        load_weights(model, config.init, config.model, loaded=start)
+    model = model.to(ctx.device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)

@@ -39,6 +39,7 @@ def run_identity(
         "n_train": data_info["n_train"],
         "train_ids_sha256": digest(data_info["train_ids"]),
         "val_ids_sha256": digest(data_info["val_ids"]),
+        "init_sha256": (data_info.get("init") or {}).get("sha256"),
     }
 
 
@@ -110,6 +111,7 @@ def save_best_checkpoint(
             else None,
             "recipe": recipe.to_dict(),
             "seed": config.seed,
+            "init": data_info.get("init"),
             "epochs_trained": history[-1]["epoch"],
             "best_epoch": best["epoch"],
             "selection": "best validation mean Dice (0.5)"

@@ -1,0 +1,101 @@
+"""`endobench train --init`: a second stage starting from trained weights, on a clean validation split."""
+
+from __future__ import annotations
+
+import pytest
+from train_helpers import make_pair_folder
+from typer.testing import CliRunner
+
+from endobench.errors import ConfigError
+from endobench.io import sha256_file
+from endobench.train.loop import check_start_split
+
+
+def _train_args(data, out, *extra):
+    return [
+        "train",
+        "--model",
+        "brp_lite",
+        "--data",
+        str(data),
+        "--val-fraction",
+        "0.34",
+        "--size",
+        "64",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--scales",
+        "1",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def _parameters(state_dict):
+    """Learned tensors only: batch-norm running statistics move in any training step."""
+    return {
+        k: v.float() for k, v in state_dict.items() if "running_" not in k and "num_batches" not in k
+    }
+
+
+def test_second_stage_starts_from_the_given_weights_and_records_them(tmp_path):
+    from endobench.cli import app
+    from endobench.models import load_checkpoint
+
+    data = make_pair_folder(tmp_path / "data", n=6, side=48)
+    runner = CliRunner()
+    first = runner.invoke(app, _train_args(data, tmp_path / "stage1"))
+    assert first.exit_code == 0, first.output
+    stage1 = tmp_path / "stage1" / "best.safetensors"
+
+    # A learning rate of 1e-9 moves no parameter by more than a few 1e-9 in one Adam step, so the
+    # second stage's weights show where it started: stage 1's, not a fresh ImageNet initialisation.
+    second = runner.invoke(
+        app, _train_args(data, tmp_path / "stage2", "--init", str(stage1), "--lr", "1e-9")
+    )
+    assert second.exit_code == 0, second.output
+    start, start_meta = load_checkpoint(stage1)
+    end, end_meta = load_checkpoint(tmp_path / "stage2" / "best.safetensors")
+    start, end = _parameters(start), _parameters(end)
+    assert start.keys() == end.keys()
+    assert max((start[k] - end[k]).abs().max().item() for k in start) < 1e-6
+
+    init = end_meta["training"]["init"]
+    assert init["sha256"] == sha256_file(stage1)
+    assert init["file"] == "best.safetensors"
+    assert init["training"]["epochs_trained"] == 1
+    assert end_meta["training"]["validation_ids"] == start_meta["training"]["validation_ids"]
+
+    # Another seed holds back other images, some of which trained stage 1: refused in one line.
+    leaky = runner.invoke(
+        app,
+        _train_args(data, tmp_path / "stage2b", "--init", str(stage1), "--seed", "5"),
+    )
+    assert leaky.exit_code == 2, leaky.output
+    assert "trained those weights" in leaky.output and "Traceback" not in leaky.output
+    assert not (tmp_path / "stage2b").exists()
+
+
+def test_start_split_check():
+    held_back = ({}, {"training": {"validation_ids": ["a", "b", "c"]}})
+    check_start_split(held_back, None, ["a", "c"])
+    with pytest.raises(ConfigError, match=r"1 of this run's validation images \(e.g. d\)"):
+        check_start_split(held_back, None, ["a", "d"])
+    # Weights from elsewhere (no record of their training images) cannot be checked.
+    check_start_split(({}, {"format": "torch"}), None, ["z"])
+
+
+def test_missing_init_file_is_a_one_line_error(tmp_path):
+    from endobench.cli import app
+
+    data = make_pair_folder(tmp_path / "data", n=6, side=48)
+    result = CliRunner().invoke(
+        app, _train_args(data, tmp_path / "run", "--init", str(tmp_path / "nope.safetensors"))
+    )
+    assert result.exit_code == 2
+    assert "nope.safetensors: weights file not found" in result.output
