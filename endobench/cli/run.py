@@ -24,8 +24,12 @@ def run(
     model: str = typer.Option(
         ..., "--model", "-m", help="Registered model name (see `endobench models`)."
     ),
-    weights: str | None = typer.Option(
-        None, "--weights", "-w", help="Weights file, or 'default' for the packaged weights."
+    weights: list[str] = typer.Option(
+        [],
+        "--weights",
+        "-w",
+        help="Weights file, or 'default' for the packaged weights; repeat for a fold ensemble "
+        "(probability maps averaged).",
     ),
     dataset: list[str] = typer.Option(
         [], "--dataset", "-d", help="Named data set; repeat for several (e.g. polypgen/C1)."
@@ -88,7 +92,7 @@ def run(
 
     config = RunConfig(
         model=model,
-        weights=weights,
+        weights=(weights[0] if len(weights) == 1 else list(weights)) if weights else None,
         datasets=list(dataset),
         images=[str(p) for p in images],
         masks=[str(p) for p in masks],

@@ -23,7 +23,8 @@ class RunConfig:
 
     Attributes:
         model: Registered model name (``endobench models``).
-        weights: Weights file, ``"default"`` for the packaged weights, or None (random weights).
+        weights: Weights file, ``"default"`` for the packaged weights, a list of files (a fold
+            ensemble: probability maps averaged), or None (the model's packaged weights).
         datasets: Named data sets (``kvasir``, ``polypgen/C1``, ``sample/kvasir``...).
         images: Image folders (any layout ``open_dataset`` knows, or plain image folders).
         masks: Mask folders paired with ``images`` in order (``--masks``), optional.
@@ -53,7 +54,7 @@ class RunConfig:
     """
 
     model: str
-    weights: str | None = None
+    weights: str | list[str] | None = None
     datasets: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     masks: list[str] = field(default_factory=list)

@@ -64,7 +64,7 @@ class Engine:
     def create(
         cls,
         model: str,
-        weights: str | None,
+        weights: str | list[str] | None,
         size: int | None,
         device: str,
         dtype: str,
@@ -105,8 +105,8 @@ class Engine:
         return device_name(self.device)
 
     @property
-    def weights_sha256(self) -> str | None:
-        """sha256 of the weights file, or None for random weights."""
+    def weights_sha256(self) -> str | list[str] | None:
+        """sha256 of the weights file (a list for an ensemble), or None for random weights."""
         return getattr(self.predictor, "weights_sha256", None)
 
     @property

@@ -297,3 +297,32 @@ def test_image_only_set_runs_and_packages(inputs, tmp_path):
     report = package_run(result.run_dir, tmp_path / "test.zip")
     assert report.sets == {"EndoCV_DATA1": 2}
     assert check_zip(tmp_path / "test.zip", only).ok
+
+
+def test_cli_runs_a_fold_ensemble_of_several_weights(inputs, sample_root, tmp_path):
+    from endobench.predictor import Predictor
+
+    second = fit_weights(sample_root / "kvasir", tmp_path / "b.safetensors", steps=20)
+    files = [str(inputs["weights"]), str(second)]
+    result = CliRunner().invoke(
+        app,
+        ["run", "--model", "pipeline_tiny", "-w", files[0], "-w", files[1]]
+        + ["--images", str(inputs["kv"]), "--out", str(tmp_path / "subs"), "--name", "ens"]
+        + ["--workers", "0", "--threads", "1", "--no-progress"],
+    )
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "subs" / "ens"
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["weights_sha256"] == [sha256_file(f) for f in files]
+
+    ensemble = Predictor("pipeline_tiny", weights=files, device="cpu")
+    singles = [Predictor("pipeline_tiny", weights=f, device="cpu") for f in files]
+    for image_path in _images(inputs["kv"]):
+        image = cv2.imread(str(image_path))[..., ::-1].copy()
+        expected = ensemble.predict_masks([image])[0]
+        written = read_mask_pixels(mask_path(run_dir, "kv", image_path.stem)) > 127
+        assert (written == expected).mean() > 0.999
+        probs = [p.predict([image])[0] for p in singles]
+        np.testing.assert_allclose(
+            ensemble.predict([image])[0], (probs[0] + probs[1]) / 2, atol=1e-5
+        )

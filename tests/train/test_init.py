@@ -39,7 +39,9 @@ def _train_args(data, out, *extra):
 def _parameters(state_dict):
     """Learned tensors only: batch-norm running statistics move in any training step."""
     return {
-        k: v.float() for k, v in state_dict.items() if "running_" not in k and "num_batches" not in k
+        k: v.float()
+        for k, v in state_dict.items()
+        if "running_" not in k and "num_batches" not in k
     }
 
 
