@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 
@@ -52,6 +54,29 @@ def models(
     console.print(table)
 
 
+def model_card(
+    weights: Path = typer.Argument(..., help="An endobench checkpoint (.safetensors)."),
+    run: list[Path] = typer.Option(
+        [], "--run", help="A finished `endobench run` folder made with these weights; repeat."
+    ),
+    json_out: Path = typer.Option(..., "--json", help="Write the card's JSON here."),
+    markdown_out: Path = typer.Option(None, "--md", help="Also write the markdown page here."),
+    notes: Path = typer.Option(
+        None, "--notes", help="Markdown appended to the page (terms, limitations)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace existing outputs."),
+) -> None:
+    """Write a model card (JSON, markdown) from a checkpoint's metadata and the runs that used it."""
+    from endobench.models.card import write_card
+
+    card = write_card(weights, run, json_out, markdown_out, notes=notes, force=force)
+    typer.echo(
+        f"{json_out}: card of {card['file']} ({card['sha256'][:12]}), "
+        f"{len(card['evaluations'])} evaluation(s)"
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``models`` command to the root application."""
+    """Add the ``models`` and ``model-card`` commands to the root application."""
     app.command("models")(models)
+    app.command("model-card")(model_card)

@@ -326,3 +326,39 @@ def test_cli_runs_a_fold_ensemble_of_several_weights(inputs, sample_root, tmp_pa
         np.testing.assert_allclose(
             ensemble.predict([image])[0], (probs[0] + probs[1]) / 2, atol=1e-5
         )
+
+
+def test_model_card_states_the_runs_numbers(e2e, inputs, tmp_path):
+    from endobench.errors import EndobenchError
+    from endobench.models import create_model, save_checkpoint
+    from endobench.models.card import build_card, write_card
+
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Terms\nResearch use only.\n")
+    card = write_card(
+        inputs["weights"], [e2e.run_dir], tmp_path / "c.json", tmp_path / "c.md", notes=notes
+    )
+    assert card["sha256"] == sha256_file(inputs["weights"])
+    assert json.loads((tmp_path / "c.json").read_text()) == card
+    (evaluation,) = card["evaluations"]
+    page = (tmp_path / "c.md").read_text()
+    assert card["sha256"] in page and page.rstrip().endswith("Research use only.")
+    for set_name in ("clinic", "kv"):
+        toolkit = json.loads((e2e.run_dir / "scores" / f"{set_name}.json").read_text())
+        standard = json.loads((e2e.run_dir / "scores" / f"{set_name}_standard.json").read_text())
+        scores = evaluation["sets"][set_name]["scores"]
+        assert scores["dice"] == toolkit["EndoCV2021_seg"]["dice"]["value"]
+        assert scores["mean_dice_0.5"] == standard["mean_dice_0.5"]
+        row = next(line for line in page.splitlines() if line.startswith(f"| {set_name} |"))
+        assert f"| {scores['dice']:.3f} |" in row and f"| {scores['mean_dice_0.5']:.3f} |" in row
+
+    result = CliRunner().invoke(
+        app,
+        ["model-card", str(inputs["weights"]), "--run", str(e2e.run_dir)]
+        + ["--json", str(tmp_path / "c.json")],
+    )
+    assert result.exit_code == 2 and "--force" in result.output
+
+    other = save_checkpoint(tmp_path / "other.safetensors", create_model(register()))
+    with pytest.raises(EndobenchError, match="made with weights"):
+        build_card(other, [e2e.run_dir])

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from endobench.errors import ConfigError
 from endobench.io import sha256_file
+from endobench.models.card import build_card
 from endobench.train.loop import check_start_split
 
 
@@ -72,6 +73,8 @@ def test_second_stage_starts_from_the_given_weights_and_records_them(tmp_path):
     assert init["file"] == "best.safetensors"
     assert init["training"]["epochs_trained"] == 1
     assert end_meta["training"]["validation_ids"] == start_meta["training"]["validation_ids"]
+    stages = build_card(tmp_path / "stage2" / "best.safetensors")["stages"]
+    assert [(s["lr"], s["epochs_trained"]) for s in stages] == [(1e-4, 1), (1e-9, 1)]
 
     # Another seed holds back other images, some of which trained stage 1: refused in one line.
     leaky = runner.invoke(
