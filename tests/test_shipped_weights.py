@@ -35,9 +35,10 @@ def test_shipped_file_is_the_one_the_card_describes(card):
     assert meta["model"] == "brp_lite"
     assert meta["input_size"] == card["input_size"]
     assert meta["postprocess"] == card["postprocess"]
-    assert meta["calibration"]["validation_after"]["dice"] >= meta["calibration"][
-        "validation_before"
-    ]["dice"] - 1e-9
+    assert (
+        meta["calibration"]["validation_after"]["dice"]
+        >= meta["calibration"]["validation_before"]["dice"] - 1e-9
+    )
 
 
 def test_shipped_weights_reproduce_the_cards_sample_scores(card, tmp_path):

@@ -157,7 +157,9 @@ def test_checkpoint_preprocessing_becomes_the_predictors_default(tmp_path):
 
     model = create_model("brp_lite")
     path = tmp_path / "small.safetensors"
-    save_checkpoint(path, model, {"input_size": 96, "mean": [0.4, 0.4, 0.4], "std": [0.2, 0.2, 0.2]})
+    save_checkpoint(
+        path, model, {"input_size": 96, "mean": [0.4, 0.4, 0.4], "std": [0.2, 0.2, 0.2]}
+    )
     predictor = Predictor("brp_lite", weights=path, device="cpu")
     assert predictor.input_size == 96
     assert predictor.preprocess.mean == (0.4, 0.4, 0.4)

@@ -154,7 +154,8 @@ def test_cli_trains_brp_lite_then_calibrates_its_checkpoint(hand_made, tmp_path)
     # Without --val-data: the 2 images training held back validate, the other 4 give the area;
     # without --out the checkpoint itself is updated.
     in_place = runner.invoke(
-        app, ["calibrate", str(out / "best.safetensors"), "--train-data", str(data), "--device", "cpu"]
+        app,
+        ["calibrate", str(out / "best.safetensors"), "--train-data", str(data), "--device", "cpu"],
     )
     assert in_place.exit_code == 0, in_place.output
     _, meta = load_checkpoint(out / "best.safetensors")
