@@ -143,7 +143,7 @@ def training_stages(training: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "scales": recipe.get("scales"),
                 "lr": recipe.get("lr"),
                 "batch_size": recipe.get("batch_size"),
-                "epochs_trained": node.get("epochs_trained"),
+                "epochs": recipe.get("epochs"),
                 "best_epoch": node.get("best_epoch"),
                 "seconds": node.get("seconds"),
             }
@@ -217,13 +217,13 @@ def render_card(card: Mapping[str, Any], notes: str | None = None) -> str:
     if card["stages"]:
         lines += [
             "",
-            "| stage | size | scales | lr | batch | epochs trained | kept epoch | seconds to kept epoch |",
+            "| stage | size | scales | lr | batch | epochs | kept epoch | seconds to kept epoch |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
     for number, stage in enumerate(card["stages"], 1):
         lines.append(
             f"| {number} | {stage['size']} | {stage['scales']} | {stage['lr']:g} | "
-            f"{stage['batch_size']} | {stage['epochs_trained']} | {stage['best_epoch']} | "
+            f"{stage['batch_size']} | {stage['epochs']} | {stage['best_epoch']} | "
             f"{stage['seconds']} |"
         )
     if not training:
