@@ -85,9 +85,10 @@ def test_shipped_weights_reproduce_the_cards_sample_scores(card, tmp_path):
         summary = result.sets[set_name].summary["EndoCV2021_seg"]
         for key, toolkit_key in METRICS.items():
             # Float rounding across CPUs may flip a few border pixels, nothing more.
-            assert summary[toolkit_key]["value"] == pytest.approx(
-                entry["scores"][key], abs=2e-3
-            ), (set_name, key)
+            assert summary[toolkit_key]["value"] == pytest.approx(entry["scores"][key], abs=2e-3), (
+                set_name,
+                key,
+            )
 
 
 def test_card_page_states_the_recorded_numbers(card):

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from train_helpers import make_pair_folder
+from train_helpers import brp_lite_cli_args, make_pair_folder
 from typer.testing import CliRunner
 
 from endobench.train.calibrate import calibrate_model
@@ -96,27 +96,7 @@ def test_cli_trains_brp_lite_then_calibrates_its_checkpoint(hand_made, tmp_path)
 
     data = make_pair_folder(tmp_path / "clidata", n=6, side=48)
     out = tmp_path / "run"
-    args = [
-        "train",
-        "--model",
-        "brp_lite",
-        "--data",
-        str(data),
-        "--val-fraction",
-        "0.34",
-        "--size",
-        "64",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "2",
-        "--scales",
-        "1",
-        "--workers",
-        "0",
-        "--out",
-        str(out),
-    ]
+    args = brp_lite_cli_args(data, out)
     runner = CliRunner()
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output

@@ -3,38 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from train_helpers import make_pair_folder
+from train_helpers import brp_lite_cli_args, make_pair_folder
 from typer.testing import CliRunner
 
 from endobench.errors import ConfigError
 from endobench.io import sha256_file
 from endobench.models.card import build_card
 from endobench.train.loop import check_start_split
-
-
-def _train_args(data, out, *extra):
-    return [
-        "train",
-        "--model",
-        "brp_lite",
-        "--data",
-        str(data),
-        "--val-fraction",
-        "0.34",
-        "--size",
-        "64",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "2",
-        "--scales",
-        "1",
-        "--workers",
-        "0",
-        "--out",
-        str(out),
-        *extra,
-    ]
 
 
 def _parameters(state_dict):
@@ -52,14 +27,14 @@ def test_second_stage_starts_from_the_given_weights_and_records_them(tmp_path):
 
     data = make_pair_folder(tmp_path / "data", n=6, side=48)
     runner = CliRunner()
-    first = runner.invoke(app, _train_args(data, tmp_path / "stage1"))
+    first = runner.invoke(app, brp_lite_cli_args(data, tmp_path / "stage1"))
     assert first.exit_code == 0, first.output
     stage1 = tmp_path / "stage1" / "best.safetensors"
 
     # A learning rate of 1e-9 moves no parameter by more than a few 1e-9 in one Adam step, so the
     # second stage's weights show where it started: stage 1's, not a fresh ImageNet initialisation.
     second = runner.invoke(
-        app, _train_args(data, tmp_path / "stage2", "--init", str(stage1), "--lr", "1e-9")
+        app, brp_lite_cli_args(data, tmp_path / "stage2", "--init", str(stage1), "--lr", "1e-9")
     )
     assert second.exit_code == 0, second.output
     start, start_meta = load_checkpoint(stage1)
@@ -79,7 +54,7 @@ def test_second_stage_starts_from_the_given_weights_and_records_them(tmp_path):
     # Another seed holds back other images, some of which trained stage 1: refused in one line.
     leaky = runner.invoke(
         app,
-        _train_args(data, tmp_path / "stage2b", "--init", str(stage1), "--seed", "5"),
+        brp_lite_cli_args(data, tmp_path / "stage2b", "--init", str(stage1), "--seed", "5"),
     )
     assert leaky.exit_code == 2, leaky.output
     assert "trained those weights" in leaky.output and "Traceback" not in leaky.output
@@ -100,7 +75,7 @@ def test_missing_init_file_is_a_one_line_error(tmp_path):
 
     data = make_pair_folder(tmp_path / "data", n=6, side=48)
     result = CliRunner().invoke(
-        app, _train_args(data, tmp_path / "run", "--init", str(tmp_path / "nope.safetensors"))
+        app, brp_lite_cli_args(data, tmp_path / "run", "--init", str(tmp_path / "nope.safetensors"))
     )
     assert result.exit_code == 2
     assert "nope.safetensors: weights file not found" in result.output

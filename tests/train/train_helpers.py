@@ -72,6 +72,32 @@ def tiny_config(data: Path, out: Path, epochs: int, **overrides):
     return TrainConfig(**options)
 
 
+def brp_lite_cli_args(data: Path, out: Path, *extra: str) -> list[str]:
+    """``endobench train`` arguments for the real brp_lite at 64 px, one epoch, a third held back."""
+    return [
+        "train",
+        "--model",
+        "brp_lite",
+        "--data",
+        str(data),
+        "--val-fraction",
+        "0.34",
+        "--size",
+        "64",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--scales",
+        "1",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
 def ddp_worker(rank: int, port: int, data: Path, out: Path, results: Path) -> None:
     """One rank of a two-process gloo run; saves its final weights for the test to compare."""
     import os
