@@ -212,7 +212,7 @@ def check_start_split(start: tuple[dict, dict], path: Path | None, val_ids: list
     Raises:
         ConfigError: When some validation images were training images of the starting run.
     """
-    held_back = ((start[1].get("training") or {}).get("validation_ids")) or None
+    held_back = _training_record(start[1]).get("validation_ids") or None
     if held_back is None:
         return
     seen = sorted(set(val_ids) - set(held_back))
@@ -226,7 +226,7 @@ def check_start_split(start: tuple[dict, dict], path: Path | None, val_ids: list
 def describe_start(start: tuple[dict, dict]) -> dict[str, Any]:
     """What the run records about its starting weights: file name, sha256 and their training."""
     metadata = start[1]
-    training = metadata.get("training") or {}
+    training = _training_record(metadata)
     kept = ("recipe", "seed", "epochs_trained", "best_epoch", "seconds", "init")
     return {
         "file": Path(metadata.get("path", "")).name,
@@ -235,6 +235,12 @@ def describe_start(start: tuple[dict, dict]) -> dict[str, Any]:
         "training": {key: training[key] for key in kept if key in training},
         "validation_metrics": metadata.get("validation_metrics"),
     }
+
+
+def _training_record(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The ``training`` metadata of a checkpoint, or {} where there is none (or only words)."""
+    training = metadata.get("training")
+    return training if isinstance(training, dict) else {}
 
 
 def _held_back(folds: int, fold: int | None, val_fraction: float | None) -> list[str]:

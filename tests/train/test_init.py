@@ -68,6 +68,7 @@ def test_start_split_check():
         check_start_split(held_back, None, ["a", "d"])
     # Weights from elsewhere (no record of their training images) cannot be checked.
     check_start_split(({}, {"format": "torch"}), None, ["z"])
+    check_start_split(({}, {"training": "60 Adam steps elsewhere"}), None, ["z"])
 
 
 def test_missing_init_file_is_a_one_line_error(tmp_path):
