@@ -11,19 +11,13 @@ import torch
 
 import endobench
 from endobench.io import sha256_file
+from endobench.leaderboard.records import TOOLKIT_KEYS
 
 WEIGHTS_DIR = Path(endobench.__file__).parent / "weights"
 CARD_JSON = WEIGHTS_DIR / "brp_lite.card.json"
 CARD_MD = Path(__file__).resolve().parents[1] / "docs" / "model-card-brp_lite.md"
-# card key -> key of the toolkit's JSON
-METRICS = {
-    "dice": "dice",
-    "jaccard": "jaccard",
-    "f2": "typeIIerror",
-    "ppv": "PPV",
-    "recall": "recall",
-    "accuracy": "OverallAcc",
-}
+# card key -> key of the toolkit's JSON (the Hausdorff columns are left to the scorer's own tests)
+METRICS = {k: v for k, v in TOOLKIT_KEYS.items() if not k.startswith("hausdorff")}
 
 
 @pytest.fixture(scope="module")
