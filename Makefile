@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/endobench demo
 
+# Speed claims live in tests/benchmarks and run only under `make bench`: no wall-clock threshold
+# can fail `make test` on a slow or busy machine.
 test: $(STAMP)
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q --ignore=tests/benchmarks
 
 bench: $(STAMP)
 	$(PYTHON) -m pytest tests/benchmarks --benchmark-enable --benchmark-columns=min,median,mean,rounds -q

@@ -1,4 +1,13 @@
-"""Fixtures shared by the whole suite: the real data in ../shared/data and the bundled sample."""
+"""Fixtures shared by the whole suite: the real data in ../shared/data and the bundled sample.
+
+A test that reads the real data declares the folders it needs with one marker and takes the
+``shared_data`` fixture::
+
+    @pytest.mark.shared("Kvasir-SEG", "CVC-ClinicDB")
+    def test_something(shared_data): ...
+
+It is skipped, with the missing folders named, whenever any of them is absent.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +20,36 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ENDOBENCH_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The real data sets beside the project; tests that use this skip when it is absent."""
-    if not (SHARED_DATA / "Kvasir-SEG").is_dir():
-        pytest.skip(f"real data not found at {SHARED_DATA} (set ENDOBENCH_SHARED_DATA)")
+def missing_shared_folders(folders: tuple[str, ...]) -> list[str]:
+    """Return the folders of ``SHARED_DATA`` (relative names) that do not exist."""
+    if not SHARED_DATA.is_dir():
+        return [str(SHARED_DATA)]
+    return [name for name in folders if not (SHARED_DATA / name).is_dir()]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a ``@pytest.mark.shared(...)`` test whose real-data folders are missing."""
+    marker = item.get_closest_marker("shared")
+    if marker is None:
+        return
+    missing = missing_shared_folders(tuple(marker.args))
+    if missing:
+        pytest.skip(
+            f"real data not found: {', '.join(missing)} under {SHARED_DATA} "
+            "(set ENDOBENCH_SHARED_DATA)"
+        )
+
+
+@pytest.fixture
+def shared_data(request: pytest.FixtureRequest) -> Path:
+    """The real data sets beside the project, for tests marked ``@pytest.mark.shared(...)``."""
+    marker = request.node.get_closest_marker("shared")
+    if marker is None or not marker.args:
+        pytest.fail(
+            "a test that reads ../shared/data names its folders: "
+            '@pytest.mark.shared("Kvasir-SEG", ...)',
+            pytrace=False,
+        )
     return SHARED_DATA
 
 

@@ -1,9 +1,9 @@
 """Benchmark: one 1080x1350 pair scored by endobench and by the toolkit's reference functions.
 
-Runs once as an ordinary test (the suite passes --benchmark-disable); run
-``pytest tests/benchmarks/test_scorer_bench.py --benchmark-enable -s`` for the timing table. The
-numbers must be identical and endobench at least 50 times faster. docs/metrics.md records the
-measured speed-up with the CPU it was measured on.
+``make bench`` runs it (``--benchmark-enable``): the numbers must be identical and endobench at
+least 50 times faster; docs/metrics.md records the measured speed-up with the CPU it was measured
+on. ``make test`` does not collect tests/benchmarks; run without ``--benchmark-enable`` this file
+only checks the numbers, never a speed.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def test_scorer_speedup_over_the_toolkit(benchmark, tmp_path):
         f"\n[scorer benchmark] {cpu_name()}: reference {reference_s * 1e3:.1f} ms, "
         f"endobench {ours_s * 1e3:.2f} ms, speed-up {speedup:.0f}x"
     )
-    assert speedup >= MIN_SPEEDUP
+    if benchmark.enabled:
+        assert speedup >= MIN_SPEEDUP
 
 
 def _timed(fn, *args) -> float:

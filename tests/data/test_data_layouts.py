@@ -4,7 +4,6 @@ problems in both modes and stable ids."""
 from __future__ import annotations
 
 import shutil
-import time
 import warnings
 
 import numpy as np
@@ -211,21 +210,20 @@ def test_ids_stable_across_places_and_listing(tmp_path, make_pairs):
     assert open_dataset(first).ids == ["kvasir/a", "kvasir/m", "kvasir/z"]
 
 
+@pytest.mark.shared("Kvasir-SEG", "CVC-ClinicDB")
 def test_real_kvasir_and_clinicdb(shared_data):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        start = time.perf_counter()
         kvasir = open_dataset(shared_data / "Kvasir-SEG")
-        seconds = time.perf_counter() - start
         clinic = open_dataset(shared_data / "CVC-ClinicDB")
     assert (kvasir.name, kvasir.layout, len(kvasir)) == ("kvasir", "images-masks", 1000)
     assert (clinic.name, len(clinic)) == ("clinicdb", 612)
     assert "kvasir/cju0qkwl35piu0993l0dewei2" in kvasir.ids
-    assert seconds < 5.0, f"opening 1000 pairs took {seconds:.2f} s"
     image, mask = kvasir[0].read()
     assert image.shape[:2] == mask.shape
 
 
+@pytest.mark.shared("CVC-ClinicDB-tif-sample")
 def test_real_clinicdb_tif_sample(shared_data):
     dataset = open_dataset(shared_data / "CVC-ClinicDB-tif-sample", name="clinicdb")
     assert dataset.layout == "clinicdb-original"

@@ -130,6 +130,7 @@ def test_planar_separate_and_float_tiffs(tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "f.tif"), RGB)
 
 
+@pytest.mark.shared("CVC-ClinicDB-tif-sample", "CVC-ClinicDB")
 def test_real_clinicdb_tiff_matches_png(shared_data):
     tif = shared_data / "CVC-ClinicDB-tif-sample" / "Original" / "25.tif"
     png = shared_data / "CVC-ClinicDB" / "images" / "25.png"
@@ -169,6 +170,7 @@ def test_mask_16bit_and_tiff(tmp_path):
     np.testing.assert_array_equal(read_mask(tmp_path / "m.tif"), [[False, True]])
 
 
+@pytest.mark.shared("Kvasir-SEG")
 def test_real_kvasir_jpeg_mask_has_grey_edges(shared_data):
     path = next((shared_data / "Kvasir-SEG" / "masks").glob("*.jpg"))
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)

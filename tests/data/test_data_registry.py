@@ -116,6 +116,7 @@ def test_bundled_sample(sample_root):
         sample_dataset("etis")
 
 
+@pytest.mark.shared("Kvasir-SEG", "CVC-ClinicDB")
 def test_sample_files_are_unchanged_copies(shared_data):
     folders = {"kvasir": shared_data / "Kvasir-SEG", "clinicdb": shared_data / "CVC-ClinicDB"}
     for name, original in folders.items():
@@ -128,6 +129,7 @@ def test_sample_files_are_unchanged_copies(shared_data):
             )
 
 
+@pytest.mark.shared("Kvasir-SEG", "CVC-ClinicDB")
 def test_real_pranet_split_counts(shared_data):
     counts = {
         name: len(load_dataset(name, shared_data))

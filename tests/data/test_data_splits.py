@@ -47,6 +47,7 @@ def test_pranet_train_and_test_disjoint():
         assert not set(pranet_split(name, "train")) & set(pranet_split(name, "test"))
 
 
+@pytest.mark.shared("splits/pranet")
 def test_bundled_split_equals_shared_lists(shared_data):
     for name in ("kvasir", "clinicdb"):
         for part in ("train", "test"):

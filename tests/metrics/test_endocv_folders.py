@@ -172,6 +172,7 @@ def test_score_arrays_equals_score_folders_on_lossless_files(toolkit_folder, tmp
     assert in_memory.summary == from_files.summary
 
 
+@pytest.mark.shared("Kvasir-SEG", "CVC-ClinicDB")
 def test_real_masks_from_shared_data(shared_data, tmp_path):
     """Real Kvasir-SEG (JPEG) and CVC-ClinicDB (PNG) truths, with perturbed predictions."""
     rng = np.random.default_rng(0)

@@ -140,6 +140,7 @@ def test_bfloat16_autocast_runs():
     assert prob.dtype == np.float32 and np.isfinite(prob).all()
 
 
+@pytest.mark.shared("Kvasir-SEG")
 def test_real_image_comes_back_at_its_own_size(shared_data):
     from endobench.data import read_image
 

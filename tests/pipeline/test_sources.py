@@ -70,7 +70,7 @@ def test_bad_options_are_one_line_errors(options, message):
         RunConfig(model="m", **options).validate()
 
 
-@pytest.mark.shared
+@pytest.mark.shared("Kvasir-SEG")
 def test_jpeg_masks_score_close_to_lossless_on_real_masks(shared_data):
     files = sorted(glob.glob(str(shared_data / "Kvasir-SEG" / "masks" / "*.jpg")))[::20]
     dice = []

@@ -35,7 +35,8 @@ def test_latency_stats_match_the_definitions():
 def test_cpu_timer_measures_the_call():
     timer = ForwardTimer("cpu")
     result, millis = timer(lambda: time.sleep(0.02) or "done")
-    assert result == "done" and 19.0 <= millis < 500.0
+    # A sleep lasts at least as long as asked; no upper bound (a loaded machine may take longer).
+    assert result == "done" and millis >= 19.0
     assert timer.clock == "time.perf_counter"
 
 
