@@ -6,7 +6,16 @@ No torch here: everything returns numpy arrays and plain paths.
 from endobench.data.dataset import Dataset, Sample
 from endobench.data.headers import image_size
 from endobench.data.layouts import LAYOUTS, canonical_name, detect_layout, open_dataset
-from endobench.data.readers import IMAGE_SUFFIXES, empty_mask_like, read_image, read_mask
+from endobench.data.negatives import open_negatives
+from endobench.data.readers import (
+    IMAGE_SUFFIXES,
+    decode_mask_channel,
+    empty_mask_like,
+    image_file_problem,
+    read_image,
+    read_mask,
+    read_mask_channel,
+)
 from endobench.data.registry import (
     ENV_VAR,
     FoundDataset,
@@ -33,16 +42,20 @@ __all__ = [
     "Sample",
     "apply_split_file",
     "canonical_name",
+    "decode_mask_channel",
     "detect_layout",
     "empty_mask_like",
     "find_datasets",
+    "image_file_problem",
     "image_size",
     "kfold",
     "load_dataset",
     "open_dataset",
+    "open_negatives",
     "pranet_split",
     "read_image",
     "read_mask",
+    "read_mask_channel",
     "read_split_file",
     "resolve_data_root",
     "sample_dataset",

@@ -27,6 +27,9 @@ class Sample:
         negative: True for a frame known to contain no polyp: its truth is all background.
         subset: The subset the sample belongs to (``"C1"`` ... ``"C6"``,
             ``"negative/<sequence>"``, ``"Kvasir"`` in a collection), empty for flat sets.
+        sequence: The video sequence the frame comes from (PolypGen's ``seq1``, ``seq1_neg``; the
+            sub-folder of a negative folder), or None. Frames of one sequence are near-duplicates:
+            split by sequence, never by frame.
     """
 
     id: str
@@ -35,6 +38,7 @@ class Sample:
     mask: Path | None = None
     negative: bool = False
     subset: str = ""
+    sequence: str | None = None
 
     @property
     def has_truth(self) -> bool:
@@ -121,6 +125,12 @@ class Dataset:
     def has_truth(self) -> bool:
         """Whether every sample has ground truth (False for image-only sets)."""
         return bool(self.samples) and all(sample.has_truth for sample in self.samples)
+
+    @property
+    def negative(self) -> bool:
+        """Whether this is a negative set: every sample is a polyp-free frame (all-background
+        truth), as :func:`endobench.data.open_negatives` returns."""
+        return bool(self.samples) and all(sample.negative for sample in self.samples)
 
     @property
     def subsets(self) -> list[str]:

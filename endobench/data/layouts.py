@@ -7,7 +7,8 @@ Layouts, tried in this order (folder names are matched case-insensitively):
     ``masks_Cn/<name>_mask.jpg`` (subsets ``C1`` ... ``C6``); ``sequenceData/positive/<seq>/``
     with ``images_*`` and ``masks_*`` (subsets ``positive/<seq>``); every image under
     ``sequenceData/negativeOnly/<seq>/`` is a negative frame (subsets ``negative/<seq>``). A single
-    ``data_Cn`` folder opens as that centre.
+    ``data_Cn`` folder opens as that centre; the sequence folders open on their own too
+    (``sequenceData``, ``negativeOnly``, one ``<seq>``: see :mod:`endobench.data.polypgen`).
 ``etis-original``
     ETIS-LaribPolypDB: ``ETIS-LaribPolypDB/N.tif`` and ``Ground Truth/pN.tif``.
 ``clinicdb-original``
@@ -33,16 +34,20 @@ import os
 import re
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from endobench.data.dataset import Dataset, Sample, _preview, as_path, make_id
 from endobench.data.pairing import (
     Listing,
     check_sizes,
+    is_ignored_dir,
     list_images,
-    list_images_recursive,
     pair_folders,
+    strip_mask_suffix,
 )
+from endobench.data.pairing import check_files as check_readable
+from endobench.data.polypgen import list_sequence_data, sequence_of, sequence_part
 from endobench.errors import ConfigError, DataError
 
 LAYOUTS = (
@@ -78,6 +83,7 @@ _ALIASES = {
 _CENTRE = re.compile(r"^data_(c\d+)$", re.IGNORECASE)
 _DIGITS = re.compile(r"^\d+$")
 _P_DIGITS = re.compile(r"^p(\d+)$", re.IGNORECASE)
+_CP_DIGITS = re.compile(r"^cp(\d+)$", re.IGNORECASE)
 
 
 def canonical_name(folder_name: str) -> str | None:
@@ -97,8 +103,10 @@ def detect_layout(root: str | os.PathLike) -> str:
     if not folder.is_dir():
         raise DataError(f"{folder}: data set folder not found; check the path")
     children = _child_dirs(folder)
-    if any(_CENTRE.match(name) for name in children) or (
-        _CENTRE.match(folder.name) and _find_child(children, "images_")
+    if (
+        any(_CENTRE.match(name) for name in children)
+        or (_CENTRE.match(folder.name) and _find_child(children, "images_"))
+        or sequence_part(folder) is not None
     ):
         return "polypgen"
     if "etis-laribpolypdb" in children and "ground truth" in children:
@@ -129,6 +137,7 @@ def open_dataset(
     name: str | None = None,
     on_problem: str = "error",
     check_sizes_on_open: bool = True,
+    check_files: bool | None = None,
 ) -> Dataset:
     """Open the data set in folder ``root``, whatever its layout.
 
@@ -144,6 +153,9 @@ def open_dataset(
             mismatch, two files with one stem) raise a DataError that names them. ``"skip"``: the
             affected files are left out and one warning counts them.
         check_sizes_on_open: Compare image and mask sizes from the headers while opening.
+        check_files: Read every file while opening and count a truncated or undecodable one as
+            a pairing problem (:func:`endobench.data.pairing.check_files`). Default: only when
+            skipping (``on_problem="skip"``), so that a skipped set holds only readable files.
 
     Returns:
         The :class:`Dataset`, samples sorted by id.
@@ -158,17 +170,20 @@ def open_dataset(
     layout = detect_layout(folder)
     set_name = name or default_name(folder)
     if layout == "collection":
-        return _open_collection(folder, set_name, on_problem, check_sizes_on_open)
+        return _open_collection(folder, set_name, on_problem, check_sizes_on_open, check_files)
     listing = _LISTERS[layout](folder)
     if check_sizes_on_open:
         check_sizes(listing, folder)
-    return _finish(folder, set_name, layout, listing, on_problem)
+    if on_problem == "skip" if check_files is None else check_files:
+        check_readable(listing, folder)
+    dataset = _finish(folder, set_name, layout, listing, on_problem)
+    part = sequence_part(folder) if layout == "polypgen" else None
+    return dataset.subset(part) if part else dataset
 
 
 def default_name(folder: Path) -> str:
     """The name :func:`open_dataset` gives a folder when none is passed."""
-    centre = _CENTRE.match(folder.name)
-    if centre:
+    if _CENTRE.match(folder.name) or sequence_part(folder) is not None:
         return "polypgen"
     return canonical_name(folder.name) or folder.name.lower()
 
@@ -191,6 +206,7 @@ def _finish(folder: Path, set_name: str, layout: str, listing: Listing, on_probl
             mask=pair.mask,
             negative=pair.negative,
             subset=pair.subset,
+            sequence=sequence_of(pair.subset) if layout == "polypgen" else None,
         )
         for pair in listing.pairs
     ]
@@ -200,20 +216,19 @@ def _finish(folder: Path, set_name: str, layout: str, listing: Listing, on_probl
     return Dataset(set_name, folder, layout, tuple(samples), tuple(problems))
 
 
-def _open_collection(folder: Path, set_name: str, on_problem: str, sizes: bool) -> Dataset:
+def _open_collection(
+    folder: Path, set_name: str, on_problem: str, sizes: bool, files: bool | None
+) -> Dataset:
     samples: list[Sample] = []
     skipped: list[str] = []
     for _, real in sorted(_child_dirs(folder).items()):
         child = folder / real
         if not _is_dataset_dir(child):
             continue
-        part = open_dataset(child, on_problem=on_problem, check_sizes_on_open=sizes)
-        samples.extend(
-            Sample(
-                s.id, s.name, s.image, s.mask, s.negative, "/".join(filter(None, (real, s.subset)))
-            )
-            for s in part
+        part = open_dataset(
+            child, on_problem=on_problem, check_sizes_on_open=sizes, check_files=files
         )
+        samples.extend(replace(s, subset="/".join(filter(None, (real, s.subset)))) for s in part)
         skipped.extend(part.skipped)
     samples.sort(key=lambda s: s.id)
     return Dataset(set_name, folder, "collection", tuple(samples), tuple(skipped))
@@ -232,7 +247,7 @@ def _child_dirs(folder: Path) -> dict[str, str]:
         entries = list(os.scandir(folder))
     except OSError as err:
         raise DataError(f"{folder}: cannot be listed ({err.strerror}); check permissions") from None
-    return {e.name.lower(): e.name for e in entries if e.is_dir() and not e.name.startswith(".")}
+    return {e.name.lower(): e.name for e in entries if e.is_dir() and not is_ignored_dir(e.name)}
 
 
 def _find_child(children: dict[str, str], prefix: str) -> str | None:
@@ -261,8 +276,7 @@ def _clinicdb_folder(folder: Path) -> Path | None:
     return None
 
 
-def _strip_mask_suffix(stem: str) -> str:
-    return stem[: -len("_mask")] if stem.lower().endswith("_mask") else stem
+_strip_mask_suffix = strip_mask_suffix
 
 
 def _strip_p(stem: str) -> str:
@@ -294,7 +308,8 @@ def _list_etis(folder: Path) -> Listing:
 
 
 def _list_colondb(folder: Path) -> Listing:
-    files = list_images(folder)
+    # cpN.tiff are the release's polyp contours, companions of the masks pN.tiff: not data.
+    files = [f for f in list_images(folder) if not _CP_DIGITS.match(f.stem)]
     frames = [f for f in files if not _P_DIGITS.match(f.stem)]
     masks = [f for f in files if _P_DIGITS.match(f.stem)]
     return pair_folders(frames, masks, folder, mask_key=_strip_p)
@@ -331,33 +346,8 @@ def _list_polypgen(folder: Path) -> Listing:
             listing.problems.append(f"{centre_dir.name}: no images_*/masks_* folders")
             continue
         listing.extend(pair_folders(*dirs, folder, mask_key=_strip_mask_suffix, subset=label))
-    sequences = folder / _child_dirs(folder).get("sequencedata", "sequenceData")
-    if not sequences.is_dir():
-        return listing
-    seq_children = _child_dirs(sequences)
-    if "positive" in seq_children:
-        positive = sequences / seq_children["positive"]
-        for _, seq in sorted(_child_dirs(positive).items()):
-            dirs = _images_masks_dirs(positive / seq, _child_dirs(positive / seq))
-            if dirs is not None:
-                listing.extend(
-                    pair_folders(
-                        *dirs, folder, mask_key=_strip_mask_suffix, subset=f"positive/{seq}"
-                    )
-                )
-    for low, real in seq_children.items():
-        if low.startswith("negative"):
-            _add_negatives(sequences / real, folder, listing)
+    listing.extend(list_sequence_data(folder))
     return listing
-
-
-def _add_negatives(negatives: Path, root: Path, listing: Listing) -> None:
-    for _, seq in sorted(_child_dirs(negatives).items()):
-        files = list_images_recursive(negatives / seq)
-        listing.extend(pair_folders(files, None, root, subset=f"negative/{seq}", negative=True))
-    loose = list_images(negatives)
-    if loose:
-        listing.extend(pair_folders(loose, None, root, subset="negative", negative=True))
 
 
 _LISTERS: dict[str, Callable[[Path], Listing]] = {

@@ -4,7 +4,8 @@ The data root (``data_root`` argument, else the ``ENDOBENCH_DATA`` environment v
 searched up to three folders deep for folders whose names identify a data set, whatever their
 spelling (``Kvasir-SEG`` or ``Kvasir``, ``CVC-ClinicDB`` or ``CVC-612``, ``ETIS-LaribPolypDB``,
 ``CVC-ColonDB``, ``CVC-300``, ``PolypGen2021_MultiCenterData_v3`` or any folder holding
-``data_C1``...). Names:
+``data_C1``... or PolypGen's ``sequenceData/``; a copy of the sequences alone, such as a folder of
+PolypGen's negative frames, is ``polypgen`` only where no whole release is found). Names:
 
 - ``kvasir``, ``clinicdb``, ``colondb``, ``etis``, ``cvc300``, ``polypgen``: whole data sets;
 - ``kvasir:train``, ``kvasir:test``, ``clinicdb:train``, ``clinicdb:test``: PraNet's split;
@@ -25,6 +26,7 @@ from typing import NamedTuple
 
 from endobench.data.dataset import Dataset, as_path
 from endobench.data.layouts import canonical_name, detect_layout, open_dataset
+from endobench.data.polypgen import sequences_folder
 from endobench.data.sample import SAMPLE_SETS, sample_dataset
 from endobench.data.splits import PRANET_PARTS, PRANET_SETS, pranet_split
 from endobench.errors import DataError
@@ -172,13 +174,25 @@ def _scan(root: Path) -> dict[str, tuple[Path, str]]:
             name = _dataset_name(folder)
             layout = _layout_or_none(folder) if name else None
             if name and layout:
-                index.setdefault(name, (folder, layout))
+                _add_found(index, name, folder, layout)
                 if name == "pranet-test":
                     _add_pranet_test_children(folder, index)
                 continue
             next_level.extend(_subfolders(folder))
         level = next_level
     return index
+
+
+def _add_found(index: dict[str, tuple[Path, str]], name: str, folder: Path, layout: str) -> None:
+    """Index ``name`` unless found already; a PolypGen release beats a copy of its sequences."""
+    if name in index and not (name == "polypgen" and _sequences_only(index[name][0])):
+        return
+    if name not in index or not _sequences_only(folder):
+        index[name] = (folder, layout)
+
+
+def _sequences_only(folder: Path) -> bool:
+    return not any(child.name.lower().startswith("data_c") for child in _subfolders(folder))
 
 
 def _add_pranet_test_children(folder: Path, index: dict[str, tuple[Path, str]]) -> None:
@@ -191,8 +205,9 @@ def _add_pranet_test_children(folder: Path, index: dict[str, tuple[Path, str]]) 
 
 def _dataset_name(folder: Path) -> str | None:
     name = canonical_name(folder.name)
-    if name is None and any(
-        child.name.lower().startswith("data_c") for child in _subfolders(folder)
+    if name is None and (
+        any(child.name.lower().startswith("data_c") for child in _subfolders(folder))
+        or sequences_folder(folder) is not None
     ):
         return "polypgen"
     return name
