@@ -59,30 +59,79 @@ class Preprocess:
         return torch.from_numpy(self.to_array(image))
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-_DTYPES = {
+#: Names of the compute dtypes (and their short aliases).
+DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
-    "float16": torch.float16,
-    "fp16": torch.float16,
     "bfloat16": torch.bfloat16,
     "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
 }
+#: Device types a device specification may name (besides ``auto``).
+DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
-def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
-    if dtype is None:
+def resolve_device(spec: str | torch.device, local_rank: int = 0) -> torch.device:
+    """Return the torch device of a specification: the one rule for every command.
+
+    Args:
+        spec: ``"auto"`` (CUDA when available, else the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
+            ``"mps"``, or a torch device (returned as it is).
+        local_rank: The GPU that a plain ``"cuda"`` (or ``"auto"`` on a CUDA machine) means: the
+            process's local rank under torchrun, 0 otherwise.
+
+    Returns:
+        The device.
+
+    Raises:
+        ConfigError: The device is not known or not available here.
+    """
+    if isinstance(spec, torch.device):
+        return spec
+    spec = str(spec)
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    kind = spec.split(":", 1)[0]
+    if kind not in DEVICE_TYPES:
+        raise ConfigError(f"--device {spec!r} is not known; use auto, cpu, cuda or mps")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"--device {spec}: no CUDA device is available here; use --device cpu or auto"
+        )
+    if kind == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ConfigError(
+            "--device mps: Apple's MPS backend is not available here; use --device cpu"
+        )
+    if spec == "cuda":
+        return torch.device("cuda", int(local_rank))
+    try:
+        return torch.device(spec)
+    except RuntimeError:
+        raise ConfigError(f"--device {spec!r} is not known; use auto, cpu, cuda or mps") from None
+
+
+def resolve_dtype(spec: str | torch.dtype | None) -> torch.dtype:
+    """Return the compute dtype of a specification: the one rule for every command.
+
+    Args:
+        spec: None (float32), a torch dtype (returned as it is), or one of :data:`DTYPES`'s names.
+
+    Returns:
+        The dtype.
+
+    Raises:
+        ConfigError: The name is not known.
+    """
+    if spec is None:
         return torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in _DTYPES:
-        raise ConfigError(f"unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)}")
-    return _DTYPES[dtype]
+    if isinstance(spec, torch.dtype):
+        return spec
+    if spec not in DTYPES:
+        raise ConfigError(f"--dtype {spec!r} is not one of {', '.join(DTYPES)}")
+    return DTYPES[spec]
 
 
 class Predictor:
@@ -120,8 +169,8 @@ class Predictor:
         from endobench.models import create_model
         from endobench.models.checkpoint import default_weights_path, missing_weights_error
 
-        self._device = _resolve_device(device)
-        self._dtype = _resolve_dtype(dtype)
+        self._device = resolve_device(device)
+        self._dtype = resolve_dtype(dtype)
         self.batch_size = int(batch_size)
         if isinstance(model, nn.Module):
             if weights is not None:

@@ -148,6 +148,21 @@ def dice(counts: ConfusionCounts) -> float:
     return (2 * counts.tp + SMOOTH) / ((counts.tp + counts.fn) + (counts.tp + counts.fp) + SMOOTH)
 
 
+def mask_dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Dice of two boolean masks of the same shape: the one numpy Dice of endobench.
+
+    The toolkit's smoothed Dice (:func:`dice`) of the masks' counts, so two empty masks score 1.
+
+    Args:
+        pred: ``H x W`` boolean (or 0/1) prediction.
+        truth: ``H x W`` boolean (or 0/1) ground truth.
+
+    Returns:
+        ``(2 TP + e) / (|truth| + |prediction| + e)`` with ``e = 1e-15``.
+    """
+    return dice(confusion_counts(truth, pred))
+
+
 def precision(counts: ConfusionCounts) -> float:
     """Smoothed precision (PPV): ``(TP + e) / (|prediction| + e)``; 1 for an empty prediction."""
     return (counts.tp + SMOOTH) / ((counts.tp + counts.fp) + SMOOTH)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from endobench.errors import ConfigError
+from endobench.metrics.endocv import mask_dice
 
 #: Defaults: the smallest polyp in Kvasir-SEG + CVC-ClinicDB covers 0.34 % of its image (rounded
 #: down to 0.3 %); the two thresholds start at 0.5 until ``calibrate`` chooses them.
@@ -93,13 +94,6 @@ def reference_area_from_masks(masks: Iterable[np.ndarray]) -> float:
     return float(smallest)
 
 
-def _dice(pred: np.ndarray, gt: np.ndarray) -> float:
-    total = np.count_nonzero(pred) + np.count_nonzero(gt)
-    if total == 0:
-        return 1.0
-    return 2.0 * np.count_nonzero(pred & gt) / total
-
-
 def calibrate(
     prob_maps: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
@@ -146,13 +140,13 @@ def calibrate(
     # Per image: is it a polyp case at each confidence; its Dice at each polarise or when cleared.
     polyp = np.array([[is_polyp_case(p, reference_area, c) for c in confidences] for p in probs])
     dice_pol = np.array(
-        [[_dice(p > t, g) for t in polarises] for p, g in zip(probs, gts, strict=True)]
+        [[mask_dice(p > t, g) for t in polarises] for p, g in zip(probs, gts, strict=True)]
     )
-    dice_clear = np.array([1.0 if not g.any() else 0.0 for g in gts])
+    dice_clear = np.array([mask_dice(np.zeros_like(g), g) for g in gts])
 
     scores = np.where(polyp[:, :, None], dice_pol[:, None, :], dice_clear[:, None, None]).mean(0)
     ci, pi = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    plain = float(np.mean([_dice(p > 0.5, g) for p, g in zip(probs, gts, strict=True)]))
+    plain = float(np.mean([mask_dice(p > 0.5, g) for p, g in zip(probs, gts, strict=True)]))
     return {
         "reference_area": float(reference_area),
         "confidence": confidences[ci],

@@ -16,31 +16,6 @@ import torch
 
 from endobench.errors import ConfigError
 
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def resolve_device(device: str) -> torch.device:
-    """Return the torch device for ``auto``/``cpu``/``cuda``/``mps``.
-
-    Raises:
-        ConfigError: The device is not available here.
-    """
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            "--device cuda: no CUDA device is available here; use --device cpu or auto"
-        )
-    if device == "mps" and not (
-        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-    ):
-        raise ConfigError(
-            "--device mps: Apple's MPS backend is not available here; use --device cpu"
-        )
-    return torch.device(device)
-
 
 def device_name(device: torch.device) -> str:
     """Return a human name of the device (GPU model or CPU model)."""
@@ -79,12 +54,11 @@ class Engine:
         Raises:
             ConfigError: Unknown dtype or unavailable device; WeightsError from the model layer.
         """
-        from endobench.predictor import Predictor
+        from endobench.predictor import Predictor, resolve_device, resolve_dtype
 
-        if dtype not in _DTYPES:
-            raise ConfigError(f"--dtype {dtype!r} is not one of {', '.join(_DTYPES)}")
+        torch_dtype = resolve_dtype(dtype)
         torch_device = resolve_device(device)
-        if dtype == "float16" and torch_device.type == "cpu":
+        if torch_dtype == torch.float16 and torch_device.type == "cpu":
             raise ConfigError(
                 "--dtype float16 is not supported on the CPU; use float32 or bfloat16"
             )
@@ -92,8 +66,8 @@ class Engine:
             model,
             weights=weights,
             size=size,
-            device=str(torch_device),
-            dtype=_DTYPES[dtype],
+            device=torch_device,
+            dtype=torch_dtype,
             optimise=optimise,
             allow_random=allow_random,
         )
