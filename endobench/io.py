@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -11,13 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from endobench.errors import output_error
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     A reader never sees a half-written file: on any exception the temporary file is removed and
-    ``path`` is left as it was.
+    ``path`` is left as it was. An operating-system error while writing (no space, no permission,
+    a read-only folder, a path too long, a folder in the way) becomes an
+    :class:`~endobench.errors.OutputError` naming ``path`` and the fix.
 
     Args:
         path: The final destination. Its parent folder is created when missing.
@@ -25,22 +30,64 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     Yields:
         A temporary path in the same folder (same file system, so the rename is atomic). Its
         suffix is the destination's, so libraries that choose a format by suffix still work.
+
+    Raises:
+        OutputError: The operating system refused to create, write or rename the file.
     """
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent
-    )
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _temporary_beside(dest)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as err:
+            if err.filename is not None and Path(os.fsdecode(err.filename)) != tmp_path:
+                raise  # about another file (one being read, say): not this write's error
+            raise output_error(err, dest) from err
+        _publish(tmp_path, dest)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink(missing_ok=True)
+
+
+def _temporary_beside(dest: Path) -> Path:
+    """Create an empty private temporary file in ``dest``'s folder (made when missing)."""
+    try:
+        for refused, applies in (
+            (errno.ENAMETOOLONG, lambda: len(os.fsencode(dest.name)) > _name_max(dest.parent)),
+            (errno.EISDIR, dest.is_dir),
+        ):
+            if applies():
+                raise OSError(refused, os.strerror(refused))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{dest.stem[:64]}.", suffix=f".tmp{dest.suffix[:16]}", dir=dest.parent
+        )
+        os.close(fd)
+    except OSError as err:
+        if err.errno == errno.EEXIST:  # only mkdir says so: a file sits where a folder should be
+            err = OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        raise output_error(err, dest) from err
+    return Path(tmp)
+
+
+def _publish(tmp_path: Path, dest: Path) -> None:
+    """Give the finished temporary file the usual permissions and rename it onto ``dest``."""
+    try:
         # mkstemp creates the file private (0600); give the result the usual umask permissions.
         os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, dest)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    except OSError as err:
+        raise output_error(err, dest) from err
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (bytes) the file system of ``folder`` (or its nearest parent) takes."""
+    for candidate in (folder, *folder.parents):
+        try:
+            return os.pathconf(candidate, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            continue
+    return 255
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:

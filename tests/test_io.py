@@ -1,13 +1,15 @@
-"""Atomic writes: all or nothing, ordinary permissions, hashes."""
+"""Atomic writes: all or nothing, ordinary permissions, one-line errors naming the file, hashes."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
 
 import pytest
 
+from endobench.errors import OutputError, os_error_message
 from endobench.io import atomic_path, sha256_file, write_json_atomic, write_text_atomic
 
 
@@ -43,3 +45,59 @@ def test_sha256_matches_hashlib(tmp_path):
     path = tmp_path / "blob.bin"
     path.write_bytes(data)
     assert sha256_file(path, chunk_size=1 << 16) == hashlib.sha256(data).hexdigest()
+
+
+def _only_the_target(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (errno.ENOSPC, "no space left"),
+        (errno.EACCES, "permission denied"),
+        (errno.EROFS, "read-only file system"),
+        (errno.EDQUOT, "quota"),
+    ],
+)
+def test_os_errors_while_writing_name_the_file_and_leave_nothing(tmp_path, code, words):
+    target = tmp_path / "scores.json"
+    target.write_text("old\n")
+    with pytest.raises(OutputError, match=words) as caught:
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise OSError(code, os.strerror(code))
+    message = str(caught.value)
+    assert message.startswith(f"cannot write {target}: ") and "\n" not in message
+    assert target.read_text() == "old\n" and _only_the_target(tmp_path) == ["scores.json"]
+
+
+def test_refusals_of_the_file_system_are_output_errors(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    cases = {
+        tmp_path / ("x" * 300 + ".json"): "path too long",
+        tmp_path / "a_file" / "inside.json": "is a file, not a folder",
+        tmp_path: "is a folder",
+        tmp_path / ("deep/" * 1000) / "x.json": "path too long",
+    }
+    for target, words in cases.items():
+        with pytest.raises(OutputError, match=words):
+            write_text_atomic(target, "hello")
+    assert _only_the_target(tmp_path) == ["a_file"]
+
+
+def test_errors_about_another_file_pass_through(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        with atomic_path(tmp_path / "out.txt") as tmp:
+            tmp.write_text((tmp_path / "missing.txt").read_text())
+    assert _only_the_target(tmp_path) == []
+
+
+def test_os_error_message_wording():
+    err = OSError(errno.ENOSPC, "No space left on device", "/x/y.png")
+    assert os_error_message(err) == (
+        "cannot write /x/y.png: no space left on the device (free some space there and run again)"
+    )
+    assert os_error_message(err, action=None).startswith("/x/y.png: no space left")
+    odd = OSError(errno.ENOSPC, "No space", "a\nb.png")
+    assert "\n" not in os_error_message(odd)

@@ -13,22 +13,59 @@ import typer
 from typer.core import TyperGroup
 
 from endobench import __version__
-from endobench.errors import EndobenchError
+from endobench.errors import EndobenchError, os_error_message
 
 
 class _Group(TyperGroup):
-    """Root group that turns :class:`EndobenchError` into a one-line message and exit status 2."""
+    """Root group: a user's error or an operating-system error is one line and exit status 2.
+
+    The one place where :class:`EndobenchError` and :class:`OSError` (a full disk, a folder
+    without permission, a path too long: outside :func:`endobench.io.atomic_path`, which names
+    the file it was writing) become ``Error: ...`` without a traceback.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except EndobenchError as err:
-            typer.echo(f"Error: {err}", err=True)
-            ctx.exit(2)
+            _fail(ctx, str(err))
+        except OSError as err:
+            _fail(ctx, os_error_message(err, action=None))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         # Keep the order in which the commands are registered (the pipeline order).
         return list(self.commands)
+
+
+def _flags_take_no_value_in_help() -> None:
+    """Show no ``<bool>`` beside flags in ``--help``: it reads as if ``--version`` took a value.
+
+    Recent typer versions print every option's type in the rich help, flags included; a flag's
+    type column is left empty instead.
+    """
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_endobench_flags", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: click.Context) -> str | None:
+        if self.is_flag and not self.count and self.metavar is None:
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._endobench_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value_in_help()
+
+
+def _fail(ctx: click.Context, message: str) -> None:
+    """Print ``Error: message`` on one line (stderr) and exit with status 2."""
+    one_line = " ".join(message.splitlines()) or "failed"
+    typer.echo(f"Error: {one_line}", err=True)
+    ctx.exit(2)
 
 
 app = typer.Typer(
