@@ -26,11 +26,22 @@ from endobench.errors import ConfigError, DataError
 
 @dataclass(frozen=True)
 class Pair:
-    """One training or validation pair: the stable sample id and where its files are."""
+    """One training or validation pair: the stable sample id and where its files are.
+
+    Attributes:
+        id: The sample id (a crop of a positive image: ``<id>#crop``).
+        image: The image file.
+        mask: The mask file; None trains as all background (a negative frame or crop).
+        sequence: The video sequence of a negative frame (negatives split by sequence), or None.
+        crop: ``(x0, y0, x1, y1)``: train on this box of the image only (a negative crop taken
+            away from the polyp, see :mod:`endobench.train.negatives`), or None for the whole image.
+    """
 
     id: str
     image: Path
     mask: Path | None
+    sequence: str | None = None
+    crop: tuple[int, int, int, int] | None = None
 
 
 def resolve_pairs(
@@ -130,6 +141,9 @@ def load_resized_pair(pair: Pair, size: int, keep_original_mask: bool = False):
     from endobench.data import read_image, read_mask
 
     image = read_image(pair.image)
+    if pair.crop is not None:
+        x0, y0, x1, y1 = pair.crop
+        image = np.ascontiguousarray(image[y0:y1, x0:x1])
     if pair.mask is not None:
         mask = read_mask(pair.mask)
     else:

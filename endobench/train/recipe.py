@@ -38,6 +38,10 @@ class Recipe:
         lr_decay_rate: The decay factor.
         folds: Cross-validation folds (0: no cross-validation).
         bce: Structure-loss BCE mode (see :mod:`endobench.train.loss`).
+        negative_fraction: Share of each batch taken by negative images (real polyp-free frames
+            and crops of positives away from the polyp, :mod:`endobench.train.negatives`) when
+            the run has any; without negatives it changes nothing. Neither paper trains on
+            negatives; 0.25 is endobench's default (two of a batch of 8).
         source: Where the defaults come from.
     """
 
@@ -51,6 +55,7 @@ class Recipe:
     lr_decay_rate: float = 0.1
     folds: int = 0
     bce: str = "weighted"
+    negative_fraction: float = 0.25
     source: str = "PraNet (Fan et al., MICCAI 2020), MyTrain.py"
 
     def replace(self, **changes: Any) -> Recipe:
@@ -79,6 +84,10 @@ class Recipe:
         if not self.scales or any(s <= 0 for s in self.scales):
             raise ConfigError(
                 f"--scales {self.scales} must be positive factors such as 0.75,1,1.25"
+            )
+        if not 0 <= self.negative_fraction < 1:
+            raise ConfigError(
+                f"--negative-fraction {self.negative_fraction} must lie in [0, 1) (e.g. 0.25)"
             )
         if self.folds == 1 or self.folds < 0:
             raise ConfigError(f"--folds {self.folds} must be 0 (no cross-validation) or at least 2")

@@ -1,0 +1,260 @@
+"""Negative-aware training: polyp-free frames and crops of positives, a fixed share of every batch.
+
+Two kinds of negatives train with the structure loss against an all-background target:
+
+- **Real negative frames** (``--negatives DIR``, any image folder; PolypGen's
+  ``sequenceData/negativeOnly/<seq>/`` is read by sequence). Frames of one sequence are
+  near-duplicates, so they are split between training and validation by sequence, never by frame:
+  the validation share is ``--val-fraction`` of the sequences, or one fold of the sequences under
+  k-fold cross-validation (the same ``kfold`` as the positives, over sequence names), or
+  :data:`EXTERNAL_VAL_SHARE` of them with ``--val-data``. A folder without sequences is one
+  sequence; with a single sequence every frame trains.
+- **Negative crops of positive training images**, one per image, fixed for the run: a box of the
+  image's own aspect ratio whose sides are a random share in [:data:`MIN_CROP_SCALE`, largest
+  possible] of the image's sides, placed at random entirely left of, right of, above or below the
+  polyp's bounding box dilated by :data:`CROP_MARGIN` of the image's longer side (all polyps of the
+  mask in one box). It is resized to the training size like any image. Images where no such box
+  fits are skipped. The choice depends only on the seed and the sample id.
+
+Each batch of ``B`` images holds ``round(B * negative_fraction)`` negatives (at least one when the
+fraction is positive, at most ``B - 1``), taken alternately from the real frames and the crops when
+both exist; the rest are positives in the usual seeded order. An epoch still passes over every
+positive once, so it has ``1 / (1 - fraction)`` times as many images; negatives are drawn from
+per-epoch seeded permutations and repeat once used up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import DistributedSampler
+
+from endobench.errors import ConfigError, DataError
+from endobench.train.pairs import Pair
+
+MIN_CROP_SCALE = 0.3
+CROP_MARGIN = 0.05
+EXTERNAL_VAL_SHARE = 0.25
+
+
+def resolve_negatives(folders: Sequence[str | Path]) -> tuple[list[Pair], list[str]]:
+    """Every frame of the negative folders as a mask-less pair with its sequence.
+
+    Returns:
+        The pairs (duplicates by id dropped) and, per folder, ``"NAME: N frames in K sequences"``
+        (the folder's own name only: metadata travels with weights, machine paths must not).
+
+    Raises:
+        DataError: A folder with no images.
+    """
+    from endobench.data import open_negatives
+
+    pairs: list[Pair] = []
+    seen: set[str] = set()
+    described: list[str] = []
+    for folder in folders:
+        dataset = open_negatives(Path(folder).expanduser())
+        new = []
+        for sample in dataset.samples:
+            if sample.id in seen:
+                continue
+            seen.add(sample.id)
+            sequence = getattr(sample, "sequence", None) or sample.subset or f"{dataset.name}"
+            new.append(Pair(sample.id, Path(sample.image), None, sequence=sequence))
+        if not new:
+            raise DataError(f"{folder}: no negative frames found; give a folder of images")
+        pairs.extend(new)
+        n_seq = len({p.sequence for p in new})
+        described.append(f"{Path(folder).name}: {len(new)} frames in {n_seq} sequences")
+    return pairs, described
+
+
+def split_by_sequence(
+    pairs: Sequence[Pair],
+    *,
+    folds: int = 0,
+    fold: int | None = None,
+    val_share: float | None = None,
+    seed: int = 0,
+) -> tuple[list[Pair], list[Pair]]:
+    """Split negative frames into (training, validation) by whole sequences.
+
+    Args:
+        pairs: Negative pairs with their ``sequence``.
+        folds: ``>= 2``: validation is fold ``fold`` of a seeded ``kfold`` over the sequence names
+            (with fewer sequences than folds, the folds without one validate on none).
+        fold: The fold (with ``folds``).
+        val_share: Without folds, hold back this share of the sequences (at least one, never all);
+            None or 0 holds back none.
+        seed: Seeds the choice.
+    """
+    sequences = sorted({p.sequence or "" for p in pairs})
+    if len(sequences) < 2:
+        return list(pairs), []
+    if folds >= 2 and fold is not None:
+        from endobench.data import kfold
+
+        k = min(folds, len(sequences))
+        chosen = set(kfold(sequences, k=k, seed=seed)[fold][1]) if fold < k else set()
+    elif val_share:
+        order = np.random.default_rng(seed).permutation(len(sequences))
+        n_val = min(len(sequences) - 1, max(1, round(val_share * len(sequences))))
+        chosen = {sequences[i] for i in order[:n_val].tolist()}
+    else:
+        chosen = set()
+    train = [p for p in pairs if (p.sequence or "") not in chosen]
+    val = [p for p in pairs if (p.sequence or "") in chosen]
+    return train, val
+
+
+def choose_crop(
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    min_scale: float = MIN_CROP_SCALE,
+    margin: float = CROP_MARGIN,
+) -> tuple[int, int, int, int] | None:
+    """A box ``(x0, y0, x1, y1)`` of the image that does not touch the dilated polyp box, or None.
+
+    Args:
+        mask: H x W bool ground truth of a positive image.
+        rng: Draws the side, the scale and the position.
+        min_scale: Smallest crop side as a share of the image side.
+        margin: The polyp's bounding box grows by this share of the image's longer side.
+
+    Returns:
+        The box (end-exclusive), or None when the mask is empty or no crop of ``min_scale`` fits.
+    """
+    height, width = mask.shape
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    grow = round(margin * max(height, width))
+    bx0, bx1 = max(0, int(xs.min()) - grow), min(width, int(xs.max()) + 1 + grow)
+    by0, by1 = max(0, int(ys.min()) - grow), min(height, int(ys.max()) + 1 + grow)
+    room = {
+        "left": bx0 / width,
+        "right": (width - bx1) / width,
+        "above": by0 / height,
+        "below": (height - by1) / height,
+    }
+    sides = [side for side, largest in room.items() if largest >= min_scale]
+    if not sides:
+        return None
+    side = sides[int(rng.integers(len(sides)))]
+    scale = float(rng.uniform(min_scale, room[side]))
+    w, h = max(1, int(scale * width)), max(1, int(scale * height))
+    x_lo, x_hi = {"left": (0, bx0 - w), "right": (bx1, width - w)}.get(side, (0, width - w))
+    y_lo, y_hi = {"above": (0, by0 - h), "below": (by1, height - h)}.get(side, (0, height - h))
+    x0 = int(rng.integers(x_lo, x_hi + 1))
+    y0 = int(rng.integers(y_lo, y_hi + 1))
+    return x0, y0, x0 + w, y0 + h
+
+
+def negative_crops(
+    pairs: Sequence[Pair], seed: int, advance: Callable[[int], None] | None = None
+) -> list[Pair]:
+    """One negative crop per positive pair where one fits (see :func:`choose_crop`).
+
+    Each crop's draw is seeded by ``sha256("<seed>:<id>")``, so it depends on nothing else.
+
+    Args:
+        pairs: Positive training pairs (their masks are read once).
+        seed: The run's seed.
+        advance: Progress callback, called with 1 after each mask.
+    """
+    from endobench.data import read_mask
+
+    crops = []
+    for pair in pairs:
+        if pair.mask is not None and pair.crop is None:
+            digest = hashlib.sha256(f"{seed}:{pair.id}".encode()).digest()
+            rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+            box = choose_crop(read_mask(pair.mask), rng)
+            if box is not None:
+                crops.append(Pair(f"{pair.id}#crop", pair.image, None, crop=box))
+        if advance is not None:
+            advance(1)
+    return crops
+
+
+@dataclass(frozen=True)
+class TrainingMix:
+    """How a run's training source is laid out: positives first, then real negatives, then crops.
+
+    Attributes:
+        n_positive: Positive pairs (indices ``0 .. n_positive - 1``).
+        n_real: Real negative frames (the next indices).
+        n_crops: Negative crops (the last indices).
+        fraction: The share of each batch that is negatives (``Recipe.negative_fraction``).
+    """
+
+    n_positive: int
+    n_real: int = 0
+    n_crops: int = 0
+    fraction: float = 0.0
+
+    @property
+    def has_negatives(self) -> bool:
+        """Whether batches hold negatives at all."""
+        return self.fraction > 0 and self.n_real + self.n_crops > 0
+
+
+def negatives_per_batch(batch: int, fraction: float) -> int:
+    """``round(batch * fraction)``, at least one when ``fraction > 0``, at most ``batch - 1``.
+
+    Raises:
+        ConfigError: A positive fraction with a batch of one image (no room for both).
+    """
+    if fraction <= 0:
+        return 0
+    if batch < 2:
+        raise ConfigError(
+            f"--negative-fraction {fraction:g} needs at least 2 images per batch and process; "
+            "raise --batch-size"
+        )
+    return min(batch - 1, max(1, round(batch * fraction)))
+
+
+def epoch_batches(
+    mix: TrainingMix, per_rank: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1
+) -> list[list[int]]:
+    """This rank's index batches for one epoch; they depend on ``(seed, epoch, rank)`` only.
+
+    Positives come in the order of a seeded ``DistributedSampler`` set to the epoch (without
+    negatives, exactly the batches of the plain recipe); each batch then gets its negatives.
+    """
+    sampler = DistributedSampler(
+        range(mix.n_positive), num_replicas=world_size, rank=rank, shuffle=True, seed=seed
+    )
+    sampler.set_epoch(epoch)
+    order = list(sampler)
+    n_neg = negatives_per_batch(per_rank, mix.fraction) if mix.has_negatives else 0
+    step = per_rank - n_neg
+    batches = [order[i : i + step] for i in range(0, len(order), step)]
+    if not n_neg:
+        return batches
+    streams = [
+        _stream(start, count, (seed, epoch, rank, kind))
+        for kind, (start, count) in enumerate(
+            [(mix.n_positive, mix.n_real), (mix.n_positive + mix.n_real, mix.n_crops)]
+        )
+        if count
+    ]
+    slot = 0
+    for batch in batches:
+        for _ in range(n_neg):
+            batch.append(next(streams[slot % len(streams)]))
+            slot += 1
+    return batches
+
+
+def _stream(start: int, count: int, key: tuple[int, ...]):
+    """Indices ``start .. start + count - 1`` in seeded permutations, one after another, forever."""
+    rng = np.random.default_rng(list(key))
+    while True:
+        for index in rng.permutation(count).tolist():
+            yield start + index
