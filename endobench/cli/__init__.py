@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -24,7 +23,7 @@ class _Group(TyperGroup):
     the file it was writing) become ``Error: ...`` without a traceback.
     """
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except EndobenchError as err:
@@ -32,7 +31,7 @@ class _Group(TyperGroup):
         except OSError as err:
             _fail(ctx, os_error_message(err, action=None))
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         # Keep the order in which the commands are registered (the pipeline order).
         return list(self.commands)
 
@@ -49,7 +48,7 @@ def _flags_take_no_value_in_help() -> None:
     if shown is None or getattr(shown, "_endobench_flags", False):
         return
 
-    def display_type_rich(self: TyperOption, ctx: click.Context) -> str | None:
+    def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
         if self.is_flag and not self.count and self.metavar is None:
             return None
         return shown(self, ctx)
@@ -61,7 +60,7 @@ def _flags_take_no_value_in_help() -> None:
 _flags_take_no_value_in_help()
 
 
-def _fail(ctx: click.Context, message: str) -> None:
+def _fail(ctx: typer.Context, message: str) -> None:
     """Print ``Error: message`` on one line (stderr) and exit with status 2."""
     one_line = " ".join(message.splitlines()) or "failed"
     typer.echo(f"Error: {one_line}", err=True)
