@@ -8,8 +8,11 @@ import typer
 
 
 def _print_problems(problems: list[str]) -> None:
-    for problem in problems:
-        typer.echo(f"  - {problem}", err=True)
+    """Print the first problems, one a line, then how many more (as ``score`` does)."""
+    from endobench.writers.package import bounded_problems
+
+    for line in bounded_problems(problems):
+        typer.echo(f"  - {line}", err=True)
 
 
 def package(
@@ -24,6 +27,11 @@ def package(
         "--images",
         help="With --check: the test images (one subfolder per set, or one set's folder).",
     ),
+    skip_problems: bool = typer.Option(
+        False,
+        "--skip-problems",
+        help="With --check: list test images that cannot be read and go on without their size.",
+    ),
 ) -> None:
     """Write the EndoCV2021 zip of a run after validating it, or validate a zip with --check."""
     from endobench.errors import ConfigError, EndobenchError
@@ -34,16 +42,22 @@ def package(
             raise ConfigError(
                 "--check needs --images: the folder of the test images the zip answers"
             )
-        report = check_zip(check, images)
+        report = check_zip(check, images, skip_problems=skip_problems)
+        if report.skipped:
+            typer.echo(f"skipped {len(report.skipped)} unreadable test image(s):", err=True)
+            _print_problems(report.skipped)
         if not report.ok:
             _print_problems(report.problems)
             raise EndobenchError(
-                f"{check}: {len(report.problems)} problems (listed above); fix them and zip again"
+                f"{check}: {len(report.problems)} problems (the first listed above); "
+                "fix them and zip again"
             )
         typer.echo(
             f"{check}: valid ({', '.join(f'{s}: {n} masks' for s, n in report.sets.items())})"
         )
         return
+    if skip_problems:
+        raise ConfigError("--skip-problems goes with --check; a run's own zip skips nothing")
     if run is None or out is None:
         raise ConfigError("pass a run folder and --out FILE.zip (or --check FILE.zip --images DIR)")
     try:

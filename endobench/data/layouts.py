@@ -18,7 +18,8 @@ Layouts, tried in this order (folder names are matched case-insensitively):
     ``images/`` and ``masks/`` matched by stem (a mask may also be ``<stem>_mask``): Kvasir-SEG,
     the PNG CVC-ClinicDB, PraNet's ``TrainDataset`` and each ``TestDataset/<set>``.
 ``colondb-original``
-    CVC-ColonDB release: ``N.tiff`` frames and ``pN.tiff`` masks in one folder (some ``.tif``).
+    CVC-ColonDB release: ``N.tiff`` frames and ``pN.tiff`` masks in one folder (frames 77-97 end
+    in ``.tif``); the release's polyp contours ``cpN.tiff`` are recognised and ignored.
 ``flat``
     Images and ``<stem>_mask`` masks side by side in one folder.
 ``image-only``

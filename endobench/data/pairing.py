@@ -1,4 +1,21 @@
-"""Pair images with masks by key, and report every pairing problem by name."""
+"""The one pairing rule: which files are images, how images pair with masks, what is a problem.
+
+Every command that pairs files (``datasets``, ``run``, ``score``, ``train``, ``calibrate``,
+``package --check``) lists them through :func:`list_images`, so they all see the same files:
+
+- a file is an image when its suffix is one of :data:`~endobench.data.readers.IMAGE_SUFFIXES`
+  (any case);
+- hidden files (``.DS_Store``, AppleDouble ``._*`` copies that macOS leaves on other disks) and
+  system files (``Thumbs.db``, ``desktop.ini``, ``~$*`` lock files) are ignored whatever their
+  suffix, and so are hidden folders and ``__MACOSX``;
+- known companion files of real data sets are recognised by the layouts and ignored (the original
+  CVC-ColonDB's polyp contours ``cpN.tiff`` beside its masks ``pN.tiff``).
+
+Images pair with masks by key (:func:`pair_folders`); an image without a mask, a mask without an
+image, two files with one key and (:func:`check_sizes`) a size mismatch are *problems*, one line
+each. With ``--skip-problems`` they are left out and listed; :func:`check_files` adds the files
+that cannot be read (truncated or undecodable), found without decoding them.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from endobench.data.headers import image_size
-from endobench.data.readers import IMAGE_SUFFIXES
+from endobench.data.readers import IMAGE_SUFFIXES, image_file_problem
 
 # Reading this many headers can take over a second on a cold network file system.
 _PROGRESS_ABOVE = 4000
+# Checking files reads them whole: show progress sooner.
+_CHECK_PROGRESS_ABOVE = 500
+#: System files that are never data, whatever their suffix (compared in lower case).
+SYSTEM_FILES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r", ".ds_store"})
+_IGNORED_DIRS = frozenset({"__macosx", "$recycle.bin", "system volume information"})
 
 
 @dataclass(frozen=True)
@@ -39,9 +61,25 @@ class Listing:
         self.problems.extend(other.problems)
 
 
+def is_ignored_file(name: str) -> bool:
+    """Whether a file is never data: hidden (``.DS_Store``, AppleDouble ``._*``), a system file
+    (``Thumbs.db``, ``desktop.ini``) or an office lock file (``~$*``)."""
+    return name.startswith((".", "~$")) or name.lower() in SYSTEM_FILES
+
+
+def is_ignored_dir(name: str) -> bool:
+    """Whether a folder is never data: hidden, ``__MACOSX`` or a Windows system folder."""
+    return name.startswith(".") or name.lower() in _IGNORED_DIRS
+
+
 def is_image_file(name: str) -> bool:
-    """Whether a file name has an image suffix (case-insensitive) and is not hidden."""
-    return not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES)
+    """Whether a file name has an image suffix (case-insensitive) and is not an ignored file."""
+    return not is_ignored_file(name) and name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def strip_mask_suffix(stem: str) -> str:
+    """The key of a mask stem: the stem without a trailing ``_mask`` (any case)."""
+    return stem[: -len("_mask")] if stem.lower().endswith("_mask") else stem
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -57,7 +95,7 @@ def list_images_recursive(folder: Path) -> list[Path]:
     """Return the image files anywhere below ``folder``, sorted by path."""
     found: list[Path] = []
     for current, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [d for d in dirs if not is_ignored_dir(d)]
         found.extend(Path(current) / name for name in files if is_image_file(name))
     return sorted(found)
 
@@ -144,6 +182,39 @@ def check_sizes(listing: Listing, root: Path, workers: int = 8) -> None:
             )
     if mismatched:
         listing.pairs = [pair for pair in listing.pairs if id(pair) not in mismatched]
+
+
+def check_files(listing: Listing, root: Path, workers: int = 8) -> None:
+    """Find the files that cannot be read; move their pairs to the problems.
+
+    Each image and mask is checked by :func:`endobench.data.readers.image_file_problem`: the
+    bytes are read, not decoded, so a truncated JPEG (which OpenCV would decode with grey filler)
+    is found at the cost of reading the file.
+    """
+    paths = [p for pair in listing.pairs for p in (pair.image, pair.mask) if p is not None]
+    if not paths:
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(image_file_problem, paths, chunksize=16)
+        if len(paths) > _CHECK_PROGRESS_ABOVE:
+            from rich.progress import track
+
+            results = track(results, total=len(paths), description="Checking files", transient=True)
+        problems = dict(zip(paths, results, strict=True))
+    kept: list[Pair] = []
+    for pair in listing.pairs:
+        found = [problems[p] for p in (pair.image, pair.mask) if p is not None and problems[p]]
+        if found:
+            listing.problems.extend(f"unreadable: {_relative_message(m, root)}" for m in found)
+        else:
+            kept.append(pair)
+    listing.pairs = kept
+
+
+def _relative_message(message: str, root: Path) -> str:
+    """Shorten the leading path of a reader's message to the data set's folder."""
+    head, sep, tail = message.partition(": ")
+    return f"{_rel(Path(head), root)}{sep}{tail}" if sep else message
 
 
 def _files(source: Path | Iterable[Path]) -> list[Path]:

@@ -6,7 +6,19 @@ CVC-ClinicDB frames are RGB TIFFs tagged "min-is-black" with three samples: Pill
 them and OpenCV silently returns one channel, tifffile returns all three.
 
 Every problem (missing, empty, truncated or undecodable file) raises
-:class:`~endobench.errors.DataError` naming the file.
+:class:`~endobench.errors.DataError` naming the file, in one line. OpenCV decodes a truncated JPEG
+or PNG with grey filler and only a libjpeg warning, so completeness is checked on the bytes first:
+a JPEG must end its last scan with the end-of-image marker, a PNG's chunks must reach ``IEND``, a
+BMP must be as long as its header says and a TIFF's strips must lie inside the file.
+
+Three readers, one rule for every file endobench reads:
+
+- :func:`read_image`: inputs, as RGB;
+- :func:`read_mask`: truths for training and the standard metrics, ``> threshold`` of the grey;
+- :func:`read_mask_channel` (and :func:`decode_mask_channel` for bytes, e.g. zip members): the
+  EndoCV2021 toolkit's channel 0 of ``cv2.imread``, for its scores and the submission check.
+
+:func:`image_file_problem` finds the same faults without decoding (``--skip-problems``).
 """
 
 from __future__ import annotations
@@ -96,19 +108,109 @@ def empty_mask_like(image_path: str | os.PathLike) -> np.ndarray:
     return np.zeros(size, dtype=bool)
 
 
-def _decode(path: Path) -> tuple[np.ndarray, str]:
-    """Decode ``path``; return the raw array and its channel order ("bgr" or "rgb")."""
+def read_mask_channel(path: str | os.PathLike) -> np.ndarray:
+    """Read a mask file's channel 0 as the EndoCV2021 toolkit sees it: ``cv2.imread(file)[:, :, 0]``.
+
+    This is the one reader of the toolkit's rule, used by the scorer, the run's scores, the
+    package check and the compare plots. OpenCV decodes 3-channel BGR at 8 bits (16-bit samples
+    shifted right by 8), so channel 0 is blue for a colour file and the grey level otherwise.
+    TIFF files go through tifffile, because OpenCV silently misreads some of them (the original
+    CVC-ClinicDB release); their channel 0 is taken the same way (blue of an RGB TIFF).
+
+    Args:
+        path: A jpg/jpeg/png/bmp/tif/tiff file.
+
+    Returns:
+        A ``(H, W)`` uint8 array; the toolkit's truth is ``> 0`` of it.
+
+    Raises:
+        DataError: The file is missing, empty, truncated or cannot be decoded.
+    """
+    path = Path(path)
+    return decode_mask_channel(_read_bytes(path), str(path))
+
+
+def decode_mask_channel(data: bytes, source: str) -> np.ndarray:
+    """Decode the bytes of a mask file (e.g. a zip member) as :func:`read_mask_channel` does.
+
+    Args:
+        data: The file's bytes.
+        source: What to call the file in errors (its path or zip member name).
+
+    Raises:
+        DataError: The bytes are empty, truncated or not a decodable image.
+    """
+    if not data:
+        raise DataError(f"{source}: file is empty; replace it with a valid image")
+    if _is_tiff(data):
+        pixels, order = _decode_tiff(source, data)
+        return _toolkit_channel0(source, pixels, order)
+    _check_complete(source, data)
+    import cv2
+
+    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if pixels is None or pixels.size == 0:
+        raise DataError(f"{source}: not a decodable image; replace it with a readable mask file")
+    return np.ascontiguousarray(pixels[:, :, 0])
+
+
+def image_file_problem(path: str | os.PathLike) -> str | None:
+    """Check an image file without decoding its pixels; return the problem, or None when sound.
+
+    The check reads the file's bytes and finds what :func:`read_image` would refuse before
+    decoding: a missing, empty, truncated or unrecognised file, or a header that cannot be parsed.
+    It is exact for truncation (JPEG end-of-image marker after the last scan, PNG chunks up to
+    ``IEND``, BMP declared size, TIFF strips inside the file) and costs a read, not a decode.
+
+    Returns:
+        The one-line DataError message naming the file, or None.
+    """
+    from endobench.data.headers import image_size
+
+    path = Path(path)
+    try:
+        data = _read_bytes(path)
+        if _is_tiff(data):
+            with _open_tiff(str(path), data) as tif:
+                _check_tiff_strips(str(path), tif.pages[0], len(data))
+            return None
+        if not data.startswith((b"\xff\xd8", b"\x89PNG\r\n\x1a\n", b"BM")):
+            raise DataError(
+                f"{path}: not an image file (unknown format); use one of "
+                f"{', '.join(IMAGE_SUFFIXES)} or remove it"
+            )
+        _check_complete(str(path), data)
+    except DataError as err:
+        return str(err)
+    if image_size(path) is None:
+        return f"{path}: image header cannot be parsed; replace the file"
+    return None
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found; check the path") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not an image file; check the path") from None
     except OSError as err:
         raise DataError(f"{path}: cannot be read ({err.strerror}); check its permissions") from None
     if not data:
         raise DataError(f"{path}: file is empty; replace it with a valid image")
-    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return _decode_tiff(path, data)
-    _check_complete(path, data)
+    return data
+
+
+def _is_tiff(data: bytes) -> bool:
+    return data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _decode(path: Path) -> tuple[np.ndarray, str]:
+    """Decode ``path``; return the raw array and its channel order ("bgr" or "rgb")."""
+    data = _read_bytes(path)
+    if _is_tiff(data):
+        return _decode_tiff(str(path), data)
+    _check_complete(str(path), data)
     import cv2
 
     pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
@@ -119,42 +221,70 @@ def _decode(path: Path) -> tuple[np.ndarray, str]:
     return pixels, "bgr"
 
 
-def _check_complete(path: Path, data: bytes) -> None:
+def _check_complete(source: str, data: bytes) -> None:
     """Reject truncated JPEG/PNG/BMP files, which OpenCV would decode with grey filler."""
     truncated = False
     if data.startswith(b"\xff\xd8"):
-        # Entropy-coded data never contains FF D9, so the last end-of-image marker must follow
-        # the last start-of-scan marker.
-        truncated = data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
+        # Entropy-coded data never holds FF D9 or FF DA (FF is stuffed), so a whole JPEG has a
+        # start-of-scan marker and an end-of-image marker after the last one.
+        last_scan = data.rfind(b"\xff\xda")
+        truncated = last_scan < 0 or data.rfind(b"\xff\xd9") < last_scan
     elif data.startswith(b"\x89PNG\r\n\x1a\n"):
-        truncated = b"IEND" not in data[-64:]
+        truncated = not _png_reaches_iend(data)
     elif data.startswith(b"BM") and len(data) >= 6:
         declared = int.from_bytes(data[2:6], "little")
         truncated = declared > len(data)
     if truncated:
-        raise DataError(f"{path}: file is truncated; download or export it again")
+        raise DataError(f"{source}: file is truncated; download or export it again")
 
 
-def _decode_tiff(path: Path, data: bytes) -> tuple[np.ndarray, str]:
+def _png_reaches_iend(data: bytes) -> bool:
+    """Walk the PNG chunks: every chunk must lie inside the file, up to the ``IEND`` chunk."""
+    position, size = 8, len(data)
+    while position + 8 <= size:
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        position += 12 + length  # length, type, data, CRC
+        if position > size:
+            return False
+        if kind == b"IEND":
+            return True
+    return False
+
+
+def _open_tiff(source: str, data: bytes):
+    import io
+
+    import tifffile
+
+    try:
+        return tifffile.TiffFile(io.BytesIO(data), name=source)
+    except Exception as err:  # tifffile raises many types for damaged files
+        raise DataError(f"{source}: not a readable TIFF ({err}); replace it") from None
+
+
+def _check_tiff_strips(source: str, page, size: int) -> None:
+    ends = [int(o) + int(n) for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)]
+    if not ends or max(ends) > size:
+        raise DataError(f"{source}: file is truncated; download or export it again")
+
+
+def _decode_tiff(source: str, data: bytes) -> tuple[np.ndarray, str]:
     """Decode a TIFF with tifffile; fall back to OpenCV for compressions tifffile cannot decode
     without the optional imagecodecs package (LZW, JPEG, PackBits)."""
     import tifffile
 
-    try:
-        with tifffile.TiffFile(path) as tif:
+    with _open_tiff(source, data) as tif:
+        try:
             page = tif.pages[0]
-            ends = [
-                int(o) + int(n) for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)
-            ]
-            if not ends or max(ends) > len(data):
-                raise DataError(f"{path}: file is truncated; download or export it again")
+            _check_tiff_strips(source, page, len(data))
             samples = int(page.samplesperpixel)
             try:
                 pixels = page.asarray()
             except (KeyError, ValueError, NotImplementedError) as err:
                 if "imagecodecs" not in str(err):
                     raise
-                return _decode_tiff_with_opencv(path, data, samples), "bgr"
+                return _decode_tiff_with_opencv(source, data, samples), "bgr"
             if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and pixels.ndim == 3:
                 pixels = np.moveaxis(pixels, 0, -1)
             photometric = page.photometric
@@ -162,24 +292,24 @@ def _decode_tiff(path: Path, data: bytes) -> tuple[np.ndarray, str]:
                 pixels = _apply_palette(pixels, np.asarray(page.colormap))
             elif photometric == tifffile.PHOTOMETRIC.MINISWHITE and pixels.ndim == 2:
                 pixels = _invert(pixels)
-    except DataError:
-        raise
-    except Exception as err:  # tifffile raises many types for damaged files
-        raise DataError(f"{path}: not a readable TIFF ({err}); replace it") from None
+        except DataError:
+            raise
+        except Exception as err:  # tifffile raises many types for damaged files
+            raise DataError(f"{source}: not a readable TIFF ({err}); replace it") from None
     return pixels, "rgb"
 
 
-def _decode_tiff_with_opencv(path: Path, data: bytes, samples: int) -> np.ndarray:
+def _decode_tiff_with_opencv(source: str, data: bytes, samples: int) -> np.ndarray:
     import cv2
 
     pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None or pixels.size == 0:
-        raise DataError(f"{path}: not a readable TIFF; replace it or pip install imagecodecs")
+        raise DataError(f"{source}: not a readable TIFF; replace it or pip install imagecodecs")
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     if channels < min(samples, 3):
         # OpenCV drops channels of some RGB TIFFs (the CVC-ClinicDB trap) instead of failing.
         raise DataError(
-            f"{path}: compressed {samples}-channel TIFF that OpenCV reads as {channels} channel(s); "
+            f"{source}: compressed {samples}-channel TIFF that OpenCV reads as {channels} channel(s); "
             f"pip install imagecodecs so tifffile can decode it"
         )
     return pixels
@@ -213,3 +343,17 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     if finite_max <= 1.0:
         values = values * 255.0
     return np.rint(np.clip(np.nan_to_num(values), 0, 255)).astype(np.uint8)
+
+
+def _toolkit_channel0(source: str, pixels: np.ndarray, order: str) -> np.ndarray:
+    """Channel 0 of what ``cv2.imread(file)`` gives: blue of colour, grey of grey, 8 bits."""
+    if pixels.ndim == 3:
+        channel = 2 if order == "rgb" and pixels.shape[2] >= 3 else 0
+        pixels = pixels[:, :, channel]
+    if pixels.ndim != 2:
+        raise DataError(f"{source}: an image of shape {pixels.shape} is not a mask; save one 2-D page")
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)  # OpenCV's 16-to-8-bit rule
+    else:
+        pixels = _to_uint8(pixels)
+    return np.ascontiguousarray(pixels)

@@ -19,7 +19,7 @@ from endobench.metrics.endocv import (
 )
 from endobench.metrics.folders import (
     ScoreResult,
-    pair_folders,
+    pair_truths_and_predictions,
     read_truth,
     score_arrays,
     score_folders,
@@ -46,7 +46,7 @@ __all__ = [
     "generalisation_score",
     "load_summary",
     "mask_dice",
-    "pair_folders",
+    "pair_truths_and_predictions",
     "prepare_prediction",
     "read_truth",
     "row_hausdorff",

@@ -6,11 +6,17 @@ included). The official toolkit instead looks up ``name.split('.')[0].split('_')
 which pairs ``case_12_mask.jpg`` with ``case.jpg``; endobench warns wherever the toolkit would have
 paired differently.
 
-Masks are read as the toolkit reads them: ``cv2.imread(file)`` (3 channels, BGR), channel 0,
-``> 0``. TIFF files go through tifffile, because OpenCV silently misreads some of them (the
-original CVC-ClinicDB release); a colour TIFF gives its blue channel, the one OpenCV would call 0.
-The ``threshold`` options change the ``> 0`` rule (e.g. ``> 127`` for the standard metrics'
-convention); the EndoCV numbers are only the challenge's with the default 0.
+Masks are read as the toolkit reads them, through the data layer's one toolkit reader
+:func:`endobench.data.readers.read_mask_channel` (``cv2.imread(file)`` channel 0, ``> 0``; TIFF
+through tifffile; truncated files refused). The ``threshold`` options change the ``> 0`` rule (e.g.
+``> 127`` for the standard metrics' convention); the EndoCV numbers are only the challenge's with
+the default 0. Which files count as masks (image suffixes; hidden files, AppleDouble ``._*`` and
+system files such as ``Thumbs.db`` ignored) is the data layer's pairing rule
+(:func:`endobench.data.pairing.list_images`).
+
+With ``on_problem="skip"`` (``score --skip-problems``) a truth without prediction, two files with
+one name and an unreadable (truncated, undecodable) file are left out of the scores and listed in
+:attr:`ScoreResult.skipped` instead of stopping the scoring.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from endobench.data.pairing import list_images, strip_mask_suffix
+from endobench.data.readers import IMAGE_SUFFIXES, read_mask_channel
 from endobench.errors import DataError, ScoringError
 from endobench.metrics.endocv import ImageScores, binarize, score_pair
 from endobench.metrics.summary import (
@@ -32,11 +40,10 @@ from endobench.metrics.summary import (
     write_summary_json,
 )
 
-#: File extensions read as masks (lower case).
-MASK_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
-_MASK_SUFFIX = "_mask"
-_TIFF = (".tif", ".tiff")
+#: File extensions read as masks (lower case): the data layer's image suffixes.
+MASK_EXTENSIONS = IMAGE_SUFFIXES
 _LISTED = 5
+_ON_PROBLEM = ("error", "skip")
 
 
 @dataclass
@@ -51,6 +58,8 @@ class ScoreResult:
             when requested, else None.
         warnings: Every warning issued while scoring, one line each.
         missing: Names of the truths that had no prediction and were scored as empty.
+        skipped: With ``on_problem="skip"``: one line per file left out (unreadable, no
+            prediction, two files with one name).
     """
 
     rows: list[tuple[str, ImageScores]]
@@ -59,6 +68,7 @@ class ScoreResult:
     standard: dict | None = None
     warnings: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     def write_json(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the toolkit JSON summary atomically; refuses to replace a file unless ``overwrite``."""
@@ -67,29 +77,6 @@ class ScoreResult:
     def write_csv(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the per-image CSV atomically; refuses to replace a file unless ``overwrite``."""
         return write_per_image_csv(path, self.rows, overwrite=overwrite)
-
-
-def read_mask_channel(path: str | os.PathLike) -> np.ndarray:
-    """Read a mask file's channel 0 as the toolkit sees it (OpenCV BGR order), values as stored.
-
-    Args:
-        path: An image file (jpg, png, bmp, tif...).
-
-    Returns:
-        ``H x W`` array (uint8 for OpenCV reads; the TIFF's own dtype through tifffile).
-
-    Raises:
-        DataError: If the file cannot be read as an image.
-    """
-    path = Path(path)
-    if path.suffix.lower() in _TIFF:
-        return _read_tiff_channel(path)
-    import cv2
-
-    image = cv2.imread(str(path))
-    if image is None:
-        raise DataError(f"{path}: cannot read it as an image; replace it with a readable mask file")
-    return image[:, :, 0]
 
 
 def read_truth(path: str | os.PathLike, threshold: float = 0) -> np.ndarray:
@@ -103,8 +90,7 @@ def read_truth(path: str | os.PathLike, threshold: float = 0) -> np.ndarray:
 
 def mask_name(path: str | os.PathLike) -> str:
     """The pairing key of a mask file: its stem without a trailing ``_mask``."""
-    stem = Path(path).stem
-    return stem[: -len(_MASK_SUFFIX)] if stem.endswith(_MASK_SUFFIX) else stem
+    return strip_mask_suffix(Path(path).stem)
 
 
 def toolkit_truth_name(prediction_path: str | os.PathLike) -> str:
@@ -112,77 +98,89 @@ def toolkit_truth_name(prediction_path: str | os.PathLike) -> str:
     return Path(prediction_path).name.split(".")[0].split("_")[0]
 
 
-def list_masks(folder: str | os.PathLike, role: str) -> dict[str, Path]:
+def list_masks(
+    folder: str | os.PathLike, role: str, on_problem: str = "error"
+) -> tuple[dict[str, Path], list[str]]:
     """Map pairing key to file for every mask in ``folder``.
 
     Args:
         folder: The folder to list (not recursive).
         role: ``"truth"`` or ``"prediction"``, for messages.
+        on_problem: ``"error"``: two files with one key are an error; ``"skip"``: both are left
+            out and listed.
+
+    Returns:
+        The masks by key, and one line per skipped clash.
 
     Raises:
-        ScoringError: If the folder is missing, has no mask files, or two files share a key.
+        ScoringError: If the folder is missing, has no mask files, or (``"error"``) two files
+            share a key.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise ScoringError(f"{folder}: no such folder; pass the folder holding the {role} masks")
-    found: dict[str, Path] = {}
-    clashes: list[str] = []
-    for path in sorted(folder.iterdir()):
-        if (
-            not path.is_file()
-            or path.suffix.lower() not in MASK_EXTENSIONS
-            or path.name.startswith(".")
-        ):
-            continue
-        key = mask_name(path)
-        if key in found:
-            clashes.append(f"{found[key].name} / {path.name}")
-        else:
-            found[key] = path
-    if clashes:
+    by_key: dict[str, list[Path]] = {}
+    for path in list_images(folder):
+        by_key.setdefault(mask_name(path), []).append(path)
+    found = {key: paths[0] for key, paths in by_key.items() if len(paths) == 1}
+    clashes = [" / ".join(p.name for p in paths) for paths in by_key.values() if len(paths) > 1]
+    if clashes and on_problem == "error":
         raise ScoringError(
-            f"{folder}: {len(clashes)} {role} names pair ambiguously ({_listing(clashes)}); keep one file per name"
+            f"{folder}: {len(clashes)} {role} names pair ambiguously ({_listing(clashes)}); "
+            "keep one file per name, or pass --skip-problems"
         )
     if not found:
         raise ScoringError(
             f"{folder}: no {role} masks ({', '.join(MASK_EXTENSIONS)}); pass the folder that holds them"
         )
-    return found
+    return found, [f"{role} names pair ambiguously: {clash}" for clash in clashes]
 
 
-def pair_folders(
-    gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, missing: str = "error"
-) -> tuple[list[tuple[str, Path, Path | None]], list[str]]:
+def pair_truths_and_predictions(
+    gt_dir: str | os.PathLike,
+    pred_dir: str | os.PathLike,
+    missing: str = "error",
+    on_problem: str = "error",
+) -> tuple[list[tuple[str, Path, Path | None]], list[str], list[str]]:
     """Pair truth and prediction files by name.
 
     Args:
         gt_dir: Folder of truth masks.
         pred_dir: Folder of predictions; when it holds no masks but a ``semantic_masks`` folder
             (the toolkit's layout), that folder is used.
-        missing: ``"error"``: a truth without prediction is an error; ``"empty"``: it is scored
-            against an empty prediction.
+        missing: ``"error"``: a truth without prediction is a problem (see ``on_problem``);
+            ``"empty"``: it is scored against an empty prediction.
+        on_problem: ``"error"``: problems raise; ``"skip"``: the files are left out and listed.
 
     Returns:
-        ``(name, truth_path, prediction_path or None)`` sorted by name, and the warnings.
+        ``(name, truth_path, prediction_path or None)`` sorted by name, the warnings, and one line
+        per skipped file.
 
     Raises:
-        ScoringError: On missing predictions (with ``missing="error"``) or unreadable folders.
+        ScoringError: On problems (with ``on_problem="error"``) or unreadable folders.
     """
     if missing not in ("error", "empty"):
         raise ValueError(f"missing must be 'error' or 'empty', not {missing!r}")
+    if on_problem not in _ON_PROBLEM:
+        raise ValueError(f"on_problem must be 'error' or 'skip', not {on_problem!r}")
     pred_dir = Path(pred_dir)
-    if (pred_dir / "semantic_masks").is_dir() and not _has_masks(pred_dir):
+    if (pred_dir / "semantic_masks").is_dir() and not list_images(pred_dir):
         pred_dir = pred_dir / "semantic_masks"
-    truths = list_masks(gt_dir, "truth")
-    predictions = list_masks(pred_dir, "prediction")
+    truths, skipped = list_masks(gt_dir, "truth", on_problem)
+    predictions, pred_skipped = list_masks(pred_dir, "prediction", on_problem)
+    skipped += pred_skipped
     notes: list[str] = []
     absent = sorted(set(truths) - set(predictions))
-    if absent and missing == "error":
+    if absent and missing == "error" and on_problem == "error":
         raise ScoringError(
             f"{pred_dir}: {len(absent)} of {len(truths)} truths in {gt_dir} have no prediction "
-            f"({_listing(absent)}); add them or pass --missing-as-empty to score them as empty"
+            f"({_listing(absent)}); add them, pass --missing-as-empty to score them as empty or "
+            "--skip-problems to leave them out"
         )
-    if absent:
+    if absent and missing == "error":
+        skipped += [f"truth without prediction: {truths[name].name}" for name in absent]
+        truths = {k: v for k, v in truths.items() if k not in set(absent)}
+    elif absent:
         notes.append(
             f"{len(absent)} truths have no prediction and are scored as empty ({_listing(absent)})"
         )
@@ -202,7 +200,7 @@ def pair_folders(
             f"({_listing(misread)}); endobench pairs them by full name"
         )
     pairs = [(name, truths[name], predictions.get(name)) for name in sorted(truths)]
-    return pairs, notes
+    return pairs, notes, skipped
 
 
 def score_arrays(
@@ -247,6 +245,7 @@ def score_folders(
     standard: bool = False,
     gt_threshold: float = 0,
     pred_threshold: float = 0,
+    on_problem: str = "error",
 ) -> ScoreResult:
     """Score a folder of predictions against a folder of truths with the EndoCV2021 toolkit's numbers.
 
@@ -259,32 +258,49 @@ def score_folders(
         standard: Also compute the standard metrics; their truth is ``> 127``, as in training.
         gt_threshold: Truth values strictly above it are polyp (the toolkit: 0).
         pred_threshold: Prediction values strictly above it are polyp (the toolkit: 0).
+        on_problem: ``"error"``: a problem stops the scoring; ``"skip"``: truths without
+            prediction, clashing names and unreadable files are left out and listed in
+            :attr:`ScoreResult.skipped`.
 
     Returns:
         A :class:`ScoreResult`; its ``warnings`` were also issued as :class:`ScoringWarning`.
 
     Raises:
-        ScoringError: Missing predictions, empty or ambiguous folders.
-        DataError: An unreadable file.
+        ScoringError: Missing predictions, empty or ambiguous folders, or nothing left to score.
+        DataError: An unreadable (truncated, undecodable) file, naming it.
     """
-    pairs, notes = pair_folders(gt_dir, pred_dir, missing=missing)
+    pairs, notes, skipped = pair_truths_and_predictions(
+        gt_dir, pred_dir, missing=missing, on_problem=on_problem
+    )
     for note in notes:
         warnings.warn(note, ScoringWarning, stacklevel=2)
     accumulator = EndoCVAccumulator()
     extra = _standard_accumulator(standard)
     missing_names: list[str] = []
     for name, truth_path, pred_path in _track(pairs, progress):
-        raw_truth = read_mask_channel(truth_path)
+        try:
+            raw_truth = read_mask_channel(truth_path)
+            raw_pred = None if pred_path is None else read_mask_channel(pred_path)
+        except DataError as err:
+            if on_problem == "error":
+                raise
+            skipped.append(str(err))
+            continue
         truth = binarize(raw_truth, gt_threshold)
-        if pred_path is None:
+        if raw_pred is None:
             missing_names.append(name)
             raw_pred = np.zeros(truth.shape, dtype=np.uint8)
-        else:
-            raw_pred = read_mask_channel(pred_path)
         accumulator.update(name, score_pair(truth, raw_pred, pred_threshold))
         if extra is not None:
             extra.update(name, binarize(raw_truth, 127), _as_probability_map(raw_pred, truth.shape))
-    return _finish(accumulator, extra, test_type, notes, missing_names)
+    if not len(accumulator):
+        raise ScoringError(
+            f"{gt_dir}: nothing left to score after skipping {len(skipped)} problem(s) "
+            f"({_listing(skipped)}); fix the files"
+        )
+    result = _finish(accumulator, extra, test_type, notes, missing_names)
+    result.skipped = skipped
+    return result
 
 
 def _finish(accumulator, extra, test_type, notes, missing_names) -> ScoreResult:
@@ -330,27 +346,6 @@ def _as_probability_map(prediction: np.ndarray, shape: tuple[int, int]) -> np.nd
     return prediction
 
 
-def _read_tiff_channel(path: Path) -> np.ndarray:
-    import tifffile
-
-    try:
-        image = tifffile.imread(path)
-    except Exception as err:  # tifffile raises many types for broken files
-        raise DataError(
-            f"{path}: cannot read it as a TIFF ({err}); replace it with a readable mask"
-        ) from None
-    image = np.asarray(image)
-    if image.dtype == bool:
-        image = image.astype(np.uint8)
-    if image.ndim == 3 and image.shape[-1] >= 3:
-        return image[:, :, 2]  # RGB(A): blue, OpenCV's channel 0
-    if image.ndim == 3:
-        return image[:, :, 0]
-    if image.ndim != 2:
-        raise DataError(f"{path}: a TIFF of shape {image.shape} is not a mask; save one 2-D page")
-    return image
-
-
 def _track(items: list, progress: bool):
     if not progress or len(items) < 2:
         return items
@@ -358,10 +353,6 @@ def _track(items: list, progress: bool):
     from rich.progress import track
 
     return track(items, description="scoring", transient=True, console=Console(stderr=True))
-
-
-def _has_masks(folder: Path) -> bool:
-    return any(p.is_file() and p.suffix.lower() in MASK_EXTENSIONS for p in folder.iterdir())
 
 
 def _listing(names: list[str]) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from endobench.data.readers import read_mask_channel
 from endobench.errors import EndobenchError
 from endobench.io import atomic_path
 
@@ -101,21 +102,17 @@ def read_prediction(path: str | Path) -> np.ndarray:
         HxW bool array.
 
     Raises:
-        EndobenchError: The file cannot be decoded.
+        DataError: The file is missing, truncated or cannot be decoded (naming it).
     """
-    pixels = read_mask_pixels(path)
-    return pixels > 0
+    return read_mask_pixels(path) > 0
 
 
 def read_mask_pixels(path: str | Path) -> np.ndarray:
-    """Return channel 0 of a mask file as HxW uint8, as ``cv2.imread`` (colour) decodes it."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    pixels = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if pixels is None:
-        raise EndobenchError(
-            f"cannot decode mask {path}: the file is empty or not an image; rewrite it"
-        )
-    return pixels[..., 0]
+    """Return channel 0 of a mask file as HxW uint8, as ``cv2.imread`` (colour) decodes it.
+
+    The data layer's one toolkit reader (:func:`endobench.data.readers.read_mask_channel`).
+    """
+    return read_mask_channel(path)
 
 
 def read_prob(path: str | Path) -> np.ndarray:

@@ -9,7 +9,9 @@ Validation rules (every problem is collected, none stops the check early):
 
 * exactly one mask per test image (``<name>_mask.jpg``, or ``.tif`` which the challenge also took);
   a mask for a name that is not a test image, or any other file, is an extra file;
-* each mask decodes and has its image's height and width;
+* each mask decodes whole (a truncated JPEG, PNG or TIFF member is a problem, read by the data
+  layer's one toolkit reader :func:`endobench.data.readers.decode_mask_channel`) and has its
+  image's height and width;
 * each mask is binary. JPEG cannot store a 0/255 mask exactly, so "binary" means: at most
   ``MAX_GREY_FRACTION`` (1 %) of the pixels are grey, a grey pixel being one whose value is more
   than ``GREY_TOLERANCE`` (32) away from both 0 and 255; and a mask whose brightest pixel is below
@@ -25,10 +27,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import cv2
 import numpy as np
 
-from endobench.errors import EndobenchError
+from endobench.data.pairing import list_images
+from endobench.data.readers import decode_mask_channel
+from endobench.errors import DataError, EndobenchError
 from endobench.io import atomic_path
 from endobench.writers.masks import SUBMISSION_ROOT, pred_dir_name
 from endobench.writers.run_folder import read_manifest
@@ -36,7 +39,8 @@ from endobench.writers.run_folder import read_manifest
 GREY_TOLERANCE = 32
 MAX_GREY_FRACTION = 0.01
 MASK_EXTENSIONS = (".jpg", ".tif")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+#: Problems a message or a terminal shows before "... N more".
+SHOWN_PROBLEMS = 5
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -50,10 +54,14 @@ class PackageError(EndobenchError):
 
 @dataclass
 class PackageReport:
-    """What a validation found: per-set mask counts and every problem, one line each."""
+    """What a validation found: per-set mask counts and every problem, one line each.
+
+    ``skipped`` lists the test images left out with ``skip_problems`` (their size is unknown).
+    """
 
     sets: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -88,15 +96,17 @@ def mask_problems(pixels: np.ndarray, expected_hw: tuple[int, int] | None) -> li
     return problems
 
 
-def _decode(data: bytes) -> np.ndarray | None:
-    array = np.frombuffer(data, dtype=np.uint8)
-    pixels = cv2.imdecode(array, cv2.IMREAD_COLOR) if array.size else None
-    return None if pixels is None else pixels[..., 0]
+def bounded_problems(problems: list[str], limit: int = SHOWN_PROBLEMS) -> list[str]:
+    """The first ``limit`` problems, then one line ``... N more`` when there are more."""
+    shown = list(problems[:limit])
+    if len(problems) > limit:
+        shown.append(f"... {len(problems) - limit} more")
+    return shown
 
 
 def validate_entries(
     entries: Iterable[tuple[str, Callable[[], bytes]]],
-    expected: Mapping[str, Mapping[str, tuple[int, int]]],
+    expected: Mapping[str, Mapping[str, tuple[int, int] | None]],
     directories: Iterable[str] = (),
 ) -> PackageReport:
     """Validate submission files against the test images they must answer.
@@ -135,9 +145,10 @@ def validate_entries(
             )
             continue
         found[set_name].setdefault(name, []).append(arcname)
-        pixels = _decode(read())
-        if pixels is None:
-            report.problems.append(f"{arcname}: cannot be decoded as an image")
+        try:
+            pixels = decode_mask_channel(read(), arcname)
+        except DataError as err:
+            report.problems.append(str(err))
             continue
         report.problems.extend(
             f"{arcname}: {p}" for p in mask_problems(pixels, expected[set_name][name])
@@ -174,17 +185,26 @@ def expected_from_run(run_dir: str | Path) -> dict[str, dict[str, tuple[int, int
 
 
 def expected_from_images(
-    images: str | Path | Mapping[str, str | Path], set_names: Iterable[str] = ()
-) -> dict[str, dict[str, tuple[int, int]]]:
+    images: str | Path | Mapping[str, str | Path],
+    set_names: Iterable[str] = (),
+    skipped: list[str] | None = None,
+) -> dict[str, dict[str, tuple[int, int] | None]]:
     """Return per set the names and sizes of the test images in a folder.
+
+    Images are listed by the data layer's pairing rule (hidden, AppleDouble and system files
+    such as ``Thumbs.db`` are ignored).
 
     Args:
         images: A folder with one subfolder per set (``EndoCV_DATA1/``, ...), a folder of images
             for a single set, or a mapping ``{set: folder}``.
         set_names: The sets the zip holds; used to pair a single image folder with its set.
+        skipped: When given (``--skip-problems``), an image whose size cannot be read is kept
+            with size None (its mask's size is not checked) and its problem is appended here,
+            instead of raising.
 
     Raises:
         EndobenchError: The folder is missing or holds no images, or cannot be paired.
+        DataError: A test image cannot be read and ``skipped`` is None.
     """
     if isinstance(images, Mapping):
         folders = {s: Path(p) for s, p in images.items()}
@@ -205,18 +225,23 @@ def expected_from_images(
                 f"{base} must hold one subfolder per set ({', '.join(set_names) or 'none found'}) "
                 "or be the image folder of the zip's only set"
             )
-    return {s: _image_sizes(folder) for s, folder in folders.items()}
+    return {s: _image_sizes(folder, skipped) for s, folder in folders.items()}
 
 
-def _image_sizes(folder: Path) -> dict[str, tuple[int, int]]:
+def _image_sizes(folder: Path, skipped: list[str] | None) -> dict[str, tuple[int, int] | None]:
     if not folder.is_dir():
         raise EndobenchError(f"image folder {folder} not found; pass the test images' folder")
-    sizes = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
+    sizes: dict[str, tuple[int, int] | None] = {}
+    for path in list_images(folder):
+        try:
             sizes[path.stem] = image_size(path)
+        except DataError as err:
+            if skipped is None:
+                raise
+            skipped.append(str(err))
+            sizes[path.stem] = None
     if not sizes:
-        raise EndobenchError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+        raise EndobenchError(f"no images (jpg, png, bmp, tif) in {folder}")
     return sizes
 
 
@@ -294,13 +319,19 @@ def package_run(run_dir: str | Path, out_zip: str | Path, force: bool = False) -
     return report
 
 
-def check_zip(zip_path: str | Path, images: str | Path | Mapping[str, str | Path]) -> PackageReport:
+def check_zip(
+    zip_path: str | Path,
+    images: str | Path | Mapping[str, str | Path],
+    skip_problems: bool = False,
+) -> PackageReport:
     """Validate a submission zip made anywhere against the test images.
 
     Args:
         zip_path: The zip file.
         images: The test images (see :func:`expected_from_images`). The zip's ``<set>_pred`` folders
             name the sets.
+        skip_problems: A test image that cannot be read is listed in ``report.skipped`` (its
+            mask's size is not checked) instead of stopping the check.
 
     Returns:
         The validation report (``report.ok`` is False when problems were found).
@@ -331,10 +362,13 @@ def check_zip(zip_path: str | Path, images: str | Path | Mapping[str, str | Path
             raise EndobenchError(
                 f"{zip_path} holds no {root}/<set>_pred/ folder; it is not an EndoCV2021 submission"
             )
-        expected = expected_from_images(images, set_names)
+        skipped: list[str] | None = [] if skip_problems else None
+        expected = expected_from_images(images, set_names, skipped)
         files = [(i.filename, _reader(archive, i.filename)) for i in infos if not i.is_dir()]
         folders = [i.filename for i in infos if i.is_dir()]
-        return validate_entries(files, expected, folders)
+        report = validate_entries(files, expected, folders)
+        report.skipped = skipped or []
+        return report
 
 
 def _reader(archive: zipfile.ZipFile, name: str) -> Callable[[], bytes]:
@@ -342,10 +376,9 @@ def _reader(archive: zipfile.ZipFile, name: str) -> Callable[[], bytes]:
 
 
 def _package_error(what: str, report: PackageReport) -> PackageError:
-    shown = "; ".join(report.problems[:5])
-    more = f"; and {len(report.problems) - 5} more" if len(report.problems) > 5 else ""
+    shown = "; ".join(bounded_problems(report.problems))
     return PackageError(
-        f"{what} is not a valid submission ({len(report.problems)} problems): {shown}{more}",
+        f"{what} is not a valid submission ({len(report.problems)} problems): {shown}",
         report.problems,
     )
 
