@@ -9,8 +9,10 @@ from endobench.train.calibrate import (
     calibrate_model,
     describe_calibration,
 )
-from endobench.train.loop import RunResult, TrainConfig, TrainResult, describe, train
+from endobench.train.fold_state import FoldState
+from endobench.train.loop import train
 from endobench.train.loss import boundary_weights, deep_supervision_loss, structure_loss
+from endobench.train.options import TrainConfig
 from endobench.train.recipe import (
     PRANET_RECIPE,
     SEED_PAPER_RECIPE,
@@ -19,16 +21,18 @@ from endobench.train.recipe import (
     parse_scales,
     recipe_for,
 )
+from endobench.train.results import FoldResult, TrainResult, describe
 
 __all__ = [
     "CalibrationResult",
+    "FoldResult",
+    "FoldState",
     "calibrate_checkpoint",
     "calibrate_model",
     "describe_calibration",
     "PRANET_RECIPE",
     "SEED_PAPER_RECIPE",
     "Recipe",
-    "RunResult",
     "TrainConfig",
     "TrainResult",
     "boundary_weights",

@@ -13,9 +13,9 @@ the ``> 127`` masks that training uses.
 
 from __future__ import annotations
 
-import statistics
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +24,25 @@ import torch
 import torch.nn.functional as F
 
 from endobench.errors import ConfigError, WeightsError
+from endobench.train.display import TrainingDisplay
 from endobench.train.pairs import Pair, resize_image, resolve_pairs
-from endobench.train.progress import EpochProgress
-
-REPORTED = ("dice", "jaccard", "ppv", "recall")
 
 
 @dataclass
 class CalibrationResult:
-    """What calibration chose and what it changed on the validation data."""
+    """What calibration chose and what it changed on the validation frames.
+
+    Attributes:
+        checkpoint: The written checkpoint (empty until a file is written).
+        params: The chosen ``reference_area``, ``confidence`` and ``polarise``.
+        before: Positive frames' mean Dice, Jaccard, PPV, recall with a plain ``> 0.5`` threshold.
+        after: The same with the chosen post-processing.
+        n_train_masks: Training masks that gave the smallest polyp.
+        n_val: Positive validation frames.
+        trade_off: Every candidate, the curve and the choice.
+        n_negatives: Negative validation frames (empty truths of ``val_pairs`` and the negatives).
+        plot: The trade-off plot, once written.
+    """
 
     checkpoint: Path
     params: dict[str, float]
@@ -40,21 +50,25 @@ class CalibrationResult:
     after: dict[str, float]
     n_train_masks: int
     n_val: int
+    trade_off: TradeOff | None = None
+    n_negatives: int = 0
+    plot: Path | None = None
 
 
-@torch.no_grad()
-def predict_probabilities(
+def iter_probabilities(
     model: torch.nn.Module,
     pairs: Sequence[Pair],
     size: int,
     device: torch.device,
     batch_size: int = 8,
     progress: EpochProgress | None = None,
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Run the model on each pair's image (resized as in training) and return full-size maps.
+    what: str = "predicting validation images",
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Run the model on each pair's image (resized as in training) and yield full-size maps.
 
-    Returns:
-        ``(probabilities, masks)``: H x W float32 maps at each image's size and its bool truth.
+    Yields:
+        ``(probability, truth)``: an H x W float32 map at the image's size and its bool truth
+        (all background for a pair without a mask).
     """
     from endobench.data import read_image, read_mask
 
@@ -62,41 +76,24 @@ def predict_probabilities(
     mean = torch.tensor(cfg.get("mean", (0.485, 0.456, 0.406)), device=device).view(1, 3, 1, 1)
     std = torch.tensor(cfg.get("std", (0.229, 0.224, 0.225)), device=device).view(1, 3, 1, 1)
     model.eval().to(device)
-    probs: list[np.ndarray] = []
-    masks: list[np.ndarray] = []
     progress = progress or EpochProgress(enabled=False)
-    with progress.task("predicting validation images", total=len(pairs)) as advance:
+    with progress.task(what, total=len(pairs)) as advance:
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start : start + batch_size]
             images = [read_image(p.image) for p in chunk]
             batch = np.stack([resize_image(image, size) for image in images])
             x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float().div_(255)
-            prob = torch.sigmoid(model((x - mean) / std)[-1].float())
+            with torch.no_grad():
+                prob = torch.sigmoid(model((x - mean) / std)[-1].float())
             for i, (pair, image) in enumerate(zip(chunk, images, strict=True)):
                 full = F.interpolate(
                     prob[i : i + 1], size=image.shape[:2], mode="bilinear", align_corners=False
                 )
-                probs.append(full[0, 0].cpu().numpy())
-                masks.append(
+                truth = (
                     read_mask(pair.mask) if pair.mask else np.zeros(image.shape[:2], dtype=bool)
                 )
+                yield full[0, 0].cpu().numpy(), truth
             advance(len(chunk))
-    return probs, masks
-
-
-def mask_metrics(
-    predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray]
-) -> dict[str, float]:
-    """Mean Dice, Jaccard, PPV and recall over images, with the EndoCV2021 toolkit's formulas."""
-    from endobench.metrics.endocv import confusion_counts, dice, jaccard, precision, recall
-
-    per_metric = {"dice": dice, "jaccard": jaccard, "ppv": precision, "recall": recall}
-    values: dict[str, list[float]] = {key: [] for key in REPORTED}
-    for pred, truth in zip(predictions, truths, strict=True):
-        counts = confusion_counts(truth, pred)
-        for key, fn in per_metric.items():
-            values[key].append(float(fn(counts)))
-    return {key: statistics.fmean(v) for key, v in values.items()}
 
 
 def calibrate_model(
@@ -105,30 +102,38 @@ def calibrate_model(
     train_pairs: Sequence[Pair],
     val_pairs: Sequence[Pair],
     *,
+    negative_pairs: Sequence[Pair] = (),
+    max_fp_rate: float = DEFAULT_MAX_FP_RATE,
     device: torch.device | str = "cpu",
     batch_size: int = 8,
     grid: dict[str, Sequence[float]] | None = None,
     progress: bool = False,
 ) -> CalibrationResult:
-    """Choose the post-processing parameters for an in-memory model (no files written).
+    """Choose the post-processing at the operating point for an in-memory model (no files written).
 
     Args:
         model: Returns a list of logit maps; ``model.endobench_cfg`` gives mean and std.
         size: Input side the model runs at.
-        train_pairs: Their masks give the reference area.
-        val_pairs: The thresholds are chosen on these, and the metrics reported.
+        train_pairs: Their masks give the smallest polyp (the reference areas are its multiples).
+        val_pairs: Validation frames; those with an empty truth count as negative frames.
+        negative_pairs: More negative validation frames (polyp-free, no masks).
+        max_fp_rate: The false-positive frame budget (see :mod:`endobench.train.operating_point`).
         device: Where the model runs.
         batch_size: Images per forward pass.
-        grid: Threshold grid (default: the post-processing module's).
+        grid: Candidate values (default: :class:`~endobench.train.operating_point.Grid`'s).
         progress: Show progress bars.
 
     Returns:
-        The result (its ``checkpoint`` is an empty path until a file is written).
+        The result (its ``checkpoint`` is an empty path until a file is written; ``params`` is
+        empty when no candidate keeps within the budget).
+
+    Raises:
+        ConfigError: Training and validation images overlap, or no positive validation frame.
     """
     from endobench.data import read_mask
-    from endobench.models.postprocess import calibrate, postprocess, reference_area_from_masks
+    from endobench.models.postprocess import reference_area_from_masks
 
-    overlap = {p.id for p in train_pairs} & {p.id for p in val_pairs}
+    overlap = {p.id for p in train_pairs} & {p.id for p in [*val_pairs, *negative_pairs]}
     if overlap:
         raise ConfigError(
             f"{len(overlap)} validation images are also training images (e.g. {sorted(overlap)[0]}); "
@@ -141,16 +146,27 @@ def calibrate_model(
             if pair.mask is not None:
                 train_masks.append(read_mask(pair.mask))
             advance(1)
-    reference_area = reference_area_from_masks(train_masks)
-    probs, truths = predict_probabilities(
-        model, val_pairs, size, torch.device(device), batch_size, bars
-    )
+    base_area = reference_area_from_masks(train_masks)
+    frames = FrameTable(Grid.from_dict(grid))
+    device = torch.device(device)
+    for pairs, what in ((val_pairs, "validation frames"), (negative_pairs, "negative frames")):
+        for prob, truth in iter_probabilities(
+            model, list(pairs), size, device, batch_size, bars, f"predicting {what}"
+        ):
+            frames.add(prob, truth)
     bars.close()
-    chosen = calibrate(probs, truths, reference_area=reference_area, grid=grid)
-    params = {key: chosen[key] for key in ("reference_area", "confidence", "polarise")}
-    before = mask_metrics([p > 0.5 for p in probs], truths)
-    after = mask_metrics([postprocess(p, **params) for p in probs], truths)
-    return CalibrationResult(Path(), params, before, after, len(train_masks), len(val_pairs))
+    result = trade_off(frames, base_area, max_fp_rate)
+    params = result.chosen.params if result.chosen else {}
+    return CalibrationResult(
+        checkpoint=Path(),
+        params=params,
+        before=positive_metrics(frames, None),
+        after=positive_metrics(frames, params) if params else {},
+        n_train_masks=len(train_masks),
+        n_val=frames.n_positive,
+        trade_off=result,
+        n_negatives=frames.n_negative,
+    )
 
 
 def calibrate_checkpoint(

@@ -1,139 +1,190 @@
-"""One training epoch and one validation pass, shared by every run (alone or under DDP).
+"""One training epoch and one validation pass of a fold, alone or under DDP.
 
 Each batch is trained once per multi-scale side, PraNet's way: the batch is resized bilinearly
 (``align_corners=True``, images and masks alike), one optimiser step per side, gradient values
 clamped. Validation reports the structure loss at the training size and the mean Dice at
 threshold 0.5 with each prediction resized to its mask's full size; both are summed over ranks.
+Both take the fold's :class:`~endobench.train.fold_state.FoldState`.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler
 
 from endobench.train import distributed as D
+from endobench.train.display import TrainingDisplay
+from endobench.train.fold_state import FoldState
 from endobench.train.loss import deep_supervision_loss
 from endobench.train.pairs import batch_loader
-from endobench.train.recipe import Recipe, multiscale_sizes
+from endobench.train.recipe import multiscale_sizes
 
 
-def to_inputs(images: torch.Tensor, masks: torch.Tensor, ctx, mean, std, channels_last: bool):
+def to_inputs(images: torch.Tensor, masks: torch.Tensor, state: FoldState):
     """uint8 BxSxSx3 images and BxSxS masks -> normalised float inputs and 0..1 truths on the device."""
-    x = images.to(ctx.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
-    x = (x - mean) / std
-    y = masks.to(ctx.device, non_blocking=True).unsqueeze(1).float().div_(255)
-    if channels_last:
+    device = state.ctx.device
+    x = images.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
+    x = (x - state.mean) / state.std
+    y = masks.to(device, non_blocking=True).unsqueeze(1).float().div_(255)
+    if state.config.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     return x, y
 
 
-def autocast(config, ctx):
-    """bfloat16 autocast on the training device when ``config.amp`` (else a no-op context)."""
-    return torch.autocast(device_type=ctx.device.type, dtype=torch.bfloat16, enabled=config.amp)
+def autocast(state: FoldState):
+    """bfloat16 autocast on the training device when ``--amp`` (else a no-op context)."""
+    return torch.autocast(
+        device_type=state.ctx.device.type, dtype=torch.bfloat16, enabled=state.config.amp
+    )
 
 
-def train_epoch(
-    net,
-    optimizer,
-    source,
-    recipe: Recipe,
-    config,
-    ctx,
-    mean,
-    std,
-    epoch,
-    progress,
-    label,
-    resumed=None,
-    on_batch=None,
-) -> float:
-    """One pass over the training data; returns the mean loss at scale 1 over all ranks.
-
-    ``resumed`` (a saved partial epoch) skips the batches already trained and restores the loss
-    sums; ``on_batch(batches_done, total, count)`` runs after every batch (mid-epoch saving).
-    """
-    net.train()
+def epoch_batches(state: FoldState, n_images: int, epoch: int) -> list[list[int]]:
+    """This rank's batches of epoch ``epoch``: an order that depends on ``(seed, epoch)`` only."""
+    ctx = state.ctx
     sampler = DistributedSampler(
-        range(len(source)),
+        range(n_images),
         num_replicas=ctx.world_size,
         rank=ctx.rank,
         shuffle=True,
-        seed=config.seed,
+        seed=state.config.seed,
     )
     sampler.set_epoch(epoch)
     order = list(sampler)
-    per_rank = recipe.batch_size // ctx.world_size
-    batches = [order[i : i + per_rank] for i in range(0, len(order), per_rank)]
-    sides = multiscale_sizes(recipe.size, recipe.scales)
-    record = [i for i, rate in enumerate(recipe.scales) if rate == 1.0] or list(range(len(sides)))
+    per_rank = state.recipe.batch_size // ctx.world_size
+    return [order[i : i + per_rank] for i in range(0, len(order), per_rank)]
+
+
+def train_epoch(
+    state: FoldState,
+    source: Dataset,
+    display: TrainingDisplay,
+    on_batch: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[float, float]:
+    """Train epoch ``state.epoch + 1`` once over ``source``.
+
+    A saved partial epoch (``state.resumed_partial()``) skips the batches already trained and
+    restores the loss sums and seconds.
+
+    Args:
+        state: The fold (model, optimiser, recipe, options, ...); its counters are not changed.
+        source: The training pairs (uint8 images and masks at the training size).
+        display: Shows a bar over the epoch's batches.
+        on_batch: Called after every batch with the started epoch's record (``epoch``,
+            ``batches_done``, loss ``total`` and ``count``, ``seconds``), for mid-epoch saving.
+
+    Returns:
+        The mean loss at scale 1 over all ranks, and the epoch's training seconds (validation
+        excluded; an interrupted epoch's earlier seconds included).
+    """
+    tic = time.perf_counter()
+    epoch = state.epoch + 1
+    state.net.train()
+    batches = epoch_batches(state, len(source), epoch)
+    resumed = state.resumed_partial()
     skip = resumed["batches_done"] if resumed else 0
     total, count = (resumed["total"], resumed["count"]) if resumed else (0.0, 0)
-    per_batch_images = per_rank * ctx.world_size
-    with progress.epoch(f"{label} epoch {epoch}/{recipe.epochs}", total=len(source)) as advance:
-        advance(min(skip * per_batch_images, len(source)))
-        for done, (images, masks, *_) in enumerate(
-            batch_loader(source, batches[skip:], config.workers), skip + 1
-        ):
-            base_x, base_y = to_inputs(images, masks, ctx, mean, std, config.channels_last)
-            for index, side in enumerate(sides):
-                x, y = base_x, base_y
-                if side != recipe.size:
-                    x = F.interpolate(
-                        base_x, size=(side, side), mode="bilinear", align_corners=True
-                    )
-                    y = F.interpolate(
-                        base_y, size=(side, side), mode="bilinear", align_corners=True
-                    )
-                    if config.channels_last:
-                        x = x.contiguous(memory_format=torch.channels_last)
-                optimizer.zero_grad(set_to_none=True)
-                with autocast(config, ctx):
-                    outputs = net(x)
-                loss = deep_supervision_loss(outputs, y, bce=recipe.bce)
-                loss.backward()
-                if recipe.clip > 0:
-                    torch.nn.utils.clip_grad_value_(net.parameters(), recipe.clip)
-                optimizer.step()
-                if index in record:
-                    total += loss.item() * len(images)
-                    count += len(images)
-            advance(len(images) * ctx.world_size, loss=total / max(count, 1))
+    before = resumed["seconds"] if resumed else 0.0
+    description = f"{state.plan.label} epoch {epoch}/{state.recipe.epochs}"
+    loader = batch_loader(source, batches[skip:], state.config.workers)
+    with display.batches(description, len(batches), done=skip) as advance:
+        for done, (images, masks, *_) in enumerate(loader, skip + 1):
+            total, count = train_batch(state, images, masks, total, count)
+            advance(len(images) * state.ctx.world_size, loss=total / max(count, 1))
             if on_batch is not None:
-                on_batch(done, total, count)
-    total, count = D.all_sum(ctx, [total, count])
-    return total / max(count, 1)
+                seconds = before + time.perf_counter() - tic
+                on_batch(
+                    {
+                        "epoch": epoch,
+                        "batches_done": done,
+                        "total": total,
+                        "count": count,
+                        "seconds": seconds,
+                    }
+                )
+    total, count = D.all_sum(state.ctx, [total, count])
+    return total / max(count, 1), before + time.perf_counter() - tic
+
+
+def train_batch(
+    state: FoldState, images: torch.Tensor, masks: torch.Tensor, total: float, count: float
+) -> tuple[float, float]:
+    """One optimiser step per multi-scale side; returns the loss sums with this batch's scale-1
+    losses added (every side's when no scale is 1)."""
+    recipe, config = state.recipe, state.config
+    sides = multiscale_sizes(recipe.size, recipe.scales)
+    record = [i for i, rate in enumerate(recipe.scales) if rate == 1.0] or list(range(len(sides)))
+    base_x, base_y = to_inputs(images, masks, state)
+    for index, side in enumerate(sides):
+        x, y = base_x, base_y
+        if side != recipe.size:
+            x = F.interpolate(base_x, size=(side, side), mode="bilinear", align_corners=True)
+            y = F.interpolate(base_y, size=(side, side), mode="bilinear", align_corners=True)
+            if config.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+        state.optimizer.zero_grad(set_to_none=True)
+        with autocast(state):
+            outputs = state.net(x)
+        loss = deep_supervision_loss(outputs, y, bce=recipe.bce)
+        loss.backward()
+        if recipe.clip > 0:
+            torch.nn.utils.clip_grad_value_(state.net.parameters(), recipe.clip)
+        state.optimizer.step()
+        if index in record:
+            total += loss.item() * len(images)
+            count += len(images)
+    return total, count
 
 
 @torch.no_grad()
-def validate(model, source, recipe: Recipe, config, ctx, mean, std) -> tuple[float, float]:
-    """Validation loss at the training size and mean Dice at 0.5 at each mask's full size."""
+def validate(
+    state: FoldState, source: Dataset, display: TrainingDisplay
+) -> tuple[float, float, float]:
+    """Validate the fold's model (rank 0's BatchNorm statistics on every rank).
+
+    Returns:
+        The structure loss at the training size, the mean Dice at 0.5 at each mask's full size
+        (both over all ranks) and the seconds the pass took.
+    """
+    tic = time.perf_counter()
+    model, ctx = state.model, state.ctx
     model.eval()
     indices = list(range(ctx.rank, len(source), ctx.world_size))
-    batches = [
-        indices[i : i + recipe.batch_size] for i in range(0, len(indices), recipe.batch_size)
-    ]
+    size = state.recipe.batch_size
+    batches = [indices[i : i + size] for i in range(0, len(indices), size)]
     loss_sum = dice_sum = count = 0.0
-    for images, masks, originals in batch_loader(source, batches, config.workers):
-        x, y = to_inputs(images, masks, ctx, mean, std, config.channels_last)
-        with autocast(config, ctx):
-            outputs = model(x)
-        loss_sum += deep_supervision_loss(outputs, y, bce=recipe.bce).item() * len(images)
-        prob = torch.sigmoid(outputs[-1].float())
-        for i, truth in enumerate(originals):
-            truth_t = torch.as_tensor(truth, device=ctx.device)
-            full = F.interpolate(
-                prob[i : i + 1], size=truth_t.shape, mode="bilinear", align_corners=False
-            )[0, 0]
-            dice_sum += dice(full > 0.5, truth_t)
-        count += len(images)
+    description = f"{state.plan.label} validation {state.epoch + 1}/{state.recipe.epochs}"
+    loader = batch_loader(source, batches, state.config.workers)
+    with display.batches(description, len(batches)) as advance:
+        for images, masks, originals in loader:
+            x, y = to_inputs(images, masks, state)
+            with autocast(state):
+                outputs = model(x)
+            loss_sum += deep_supervision_loss(outputs, y, bce=state.recipe.bce).item() * len(images)
+            prob = torch.sigmoid(outputs[-1].float())
+            for i, truth in enumerate(originals):
+                truth_t = torch.as_tensor(truth, device=ctx.device)
+                full = F.interpolate(
+                    prob[i : i + 1], size=truth_t.shape, mode="bilinear", align_corners=False
+                )[0, 0]
+                dice_sum += dice(full > 0.5, truth_t)
+            count += len(images)
+            advance(len(images) * ctx.world_size)
     loss_sum, dice_sum, count = D.all_sum(ctx, [loss_sum, dice_sum, count])
     model.train()
-    return loss_sum / count, dice_sum / count
+    return loss_sum / count, dice_sum / count, time.perf_counter() - tic
 
 
 def dice(pred: torch.Tensor, truth: torch.Tensor) -> float:
-    """Dice of two bool masks; two empty masks agree perfectly (1.0)."""
+    """Dice of two bool masks on the device; two empty masks agree perfectly (1.0).
+
+    The torch twin of :func:`endobench.metrics.mask_dice`, kept so validation stays on the
+    device; a parity test holds them equal.
+    """
     inter = (pred & truth).sum().item()
     total = pred.sum().item() + truth.sum().item()
     return 1.0 if total == 0 else 2.0 * inter / total

@@ -11,7 +11,20 @@ from typing import Any
 
 from endobench.io import atomic_path, write_text_atomic
 
-COLUMNS = ("run", "epoch", "lr", "train_loss", "val_loss", "val_dice", "seconds", "images_per_s")
+COLUMNS = (
+    "run",
+    "epoch",
+    "lr",
+    "train_loss",
+    "val_loss",
+    "val_dice",
+    "seconds",
+    "train_seconds",
+    "val_seconds",
+    "images_per_s",
+)
+"""History columns: ``seconds`` is the whole epoch, ``train_seconds`` its training part (of which
+``images_per_s`` is the rate) and ``val_seconds`` its validation pass."""
 
 
 def write_history_csv(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> Path:
@@ -44,6 +57,18 @@ def plot_history(path: str | Path, rows: Sequence[Mapping[str, Any]], title: str
         rows: History rows; their ``run`` value names the curve (a fold, an input size, ...).
         title: Figure title.
     """
+    import matplotlib.pyplot as plt
+
+    fig = draw_history(rows, title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def draw_history(rows: Sequence[Mapping[str, Any]], title: str = ""):
+    """The figure :func:`plot_history` saves: every curve drawn with markers, so that a single
+    epoch shows as a point."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -54,29 +79,20 @@ def plot_history(path: str | Path, rows: Sequence[Mapping[str, Any]], title: str
         runs.setdefault(str(row["run"]), []).append(row)
     fig, (ax_loss, ax_dice) = plt.subplots(1, 2, figsize=(10, 4))
     for index, (label, run_rows) in enumerate(runs.items()):
-        color = f"C{index % 10}"
+        style = {"color": f"C{index % 10}", "marker": "o", "markersize": 4}
         epochs = [r["epoch"] for r in run_rows]
         ax_loss.plot(
-            epochs,
-            [_nan(r.get("train_loss")) for r in run_rows],
-            color=color,
-            label=f"{label} train",
+            epochs, [_nan(r.get("train_loss")) for r in run_rows], label=f"{label} train", **style
         )
         if any(r.get("val_loss") is not None for r in run_rows):
             ax_loss.plot(
                 epochs,
                 [_nan(r.get("val_loss")) for r in run_rows],
-                color=color,
                 linestyle="--",
                 label=f"{label} validation",
+                **style,
             )
-        ax_dice.plot(
-            epochs,
-            [_nan(r.get("val_dice")) for r in run_rows],
-            color=color,
-            marker="o",
-            label=label,
-        )
+        ax_dice.plot(epochs, [_nan(r.get("val_dice")) for r in run_rows], label=label, **style)
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("structure loss")
     ax_loss.legend(fontsize="small")
@@ -86,10 +102,7 @@ def plot_history(path: str | Path, rows: Sequence[Mapping[str, Any]], title: str
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return Path(path)
+    return fig
 
 
 def _fmt(value: Any) -> Any:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from endobench.errors import ConfigError
 from endobench.io import sha256_file
 from endobench.models.card import build_card
-from endobench.train.loop import check_start_split
+from endobench.train.start_weights import check_start_split
 
 
 def _parameters(state_dict):

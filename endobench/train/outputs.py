@@ -1,0 +1,110 @@
+"""What a training run writes besides ``state.pt``: the best checkpoint with its metadata, the
+history CSV and curves of each fold, and the cross-validation summary.
+
+Only rank 0 calls these writers; every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import time
+
+from endobench.io import write_json_atomic
+from endobench.train.fold_state import BEST_FILE, FoldState
+from endobench.train.history import plot_history, write_history_csv
+from endobench.train.options import TrainConfig
+from endobench.train.recipe import Recipe
+from endobench.train.results import TrainResult
+
+
+def write_epoch_outputs(state: FoldState, improved: bool) -> None:
+    """After an epoch: the best checkpoint (when ``improved``), ``history.csv`` and ``curves.png``."""
+    folder = state.plan.folder
+    if improved:
+        save_best_checkpoint(state)
+    write_history_csv(folder / "history.csv", state.history)
+    plot_history(
+        folder / "curves.png", state.history, title=f"{state.config.model} {state.plan.label}"
+    )
+
+
+def save_best_checkpoint(state: FoldState) -> None:
+    """Write the endobench checkpoint of the best epoch with its training and validation metadata."""
+    from endobench.models.checkpoint import save_checkpoint
+
+    config, recipe, data_info, best = state.config, state.recipe, state.plan.data_info, state.best
+    cfg = dict(getattr(state.model, "endobench_cfg", None) or {})
+    metadata = {
+        "model": config.model,
+        "input_size": recipe.size,
+        "mean": list(cfg.get("mean", (0.485, 0.456, 0.406))),
+        "std": list(cfg.get("std", (0.229, 0.224, 0.225))),
+        "training": training_metadata(state),
+        "validation_metrics": {
+            "mean_dice_0.5": best["val_dice"],
+            "loss": best.get("val_loss"),
+            "n_images": data_info["n_val"],
+        },
+    }
+    save_checkpoint(state.plan.folder / BEST_FILE, state.model, metadata, overwrite=True)
+
+
+def training_metadata(state: FoldState) -> dict:
+    """The checkpoint's ``training`` record: data, split, recipe, seed, epochs, machine."""
+    from endobench.env import environment
+
+    config, data_info, best = state.config, state.plan.data_info, state.best
+    return {
+        "data": data_info["train"],
+        "validation": data_info["validation"],
+        "n_train": data_info["n_train"],
+        "n_val": data_info["n_val"],
+        # Held-back validation images by id, so `endobench calibrate` can find them again.
+        "validation_ids": sorted(data_info["val_ids"])
+        if not data_info.get("val_external")
+        else None,
+        "recipe": state.recipe.to_dict(),
+        "seed": config.seed,
+        "init": data_info.get("init"),
+        "epochs_trained": state.history[-1]["epoch"],
+        "best_epoch": best["epoch"],
+        "selection": "best validation mean Dice (0.5)"
+        if best["val_dice"] is not None
+        else "last epoch (no validation data)",
+        "seconds": round(state.elapsed_s, 1),
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "world_size": state.ctx.world_size,
+        "device": str(state.ctx.device),
+        "amp": config.amp,
+        "machine": environment(),
+    }
+
+
+def write_summary(config: TrainConfig, recipe: Recipe, result: TrainResult) -> None:
+    """Write the cross-validation summary: combined history CSV and plot, ``summary.json``."""
+    rows = [row for run in result.runs for row in run.history]
+    write_history_csv(config.out / "history.csv", rows)
+    plot_history(config.out / "curves.png", rows, title=f"{config.model}: validation per fold")
+    write_json_atomic(
+        config.out / "summary.json",
+        {
+            "model": config.model,
+            "recipe": recipe.to_dict(),
+            "seed": config.seed,
+            "runs": [
+                {
+                    "label": r.label,
+                    "fold": r.fold,
+                    "checkpoint": str(r.checkpoint.relative_to(config.out)),
+                    "best_epoch": r.best_epoch,
+                    "best_val_dice": r.best_val_dice,
+                    "epochs": r.epochs_done,
+                    "n_train": r.n_train,
+                    "n_val": r.n_val,
+                    "seconds": round(r.seconds, 1),
+                }
+                for r in result.runs
+            ],
+            "val_dice_mean": result.val_dice_mean,
+            "val_dice_std": result.val_dice_std,
+        },
+    )
