@@ -19,8 +19,18 @@ def datasets(
         help="Folder holding the data sets (default: $ENDOBENCH_DATA).",
         file_okay=False,
     ),
+    skip_problems: bool = typer.Option(
+        False,
+        "--skip-problems",
+        help="Also read every file and count the unreadable ones as problems, as "
+        "`run --skip-problems` does; the counts are then what it accepts.",
+    ),
 ) -> None:
-    """List the data sets found under the data root, and the bundled sample, with counts."""
+    """List the data sets found under the data root, and the bundled sample, with counts.
+
+    A count is what `run`, `train` and `calibrate` accept; a set with problems is refused
+    unless they get --skip-problems, which leaves the listed files out.
+    """
     import os
 
     from rich.console import Console
@@ -33,17 +43,44 @@ def datasets(
     table = Table(title="endobench data sets", title_justify="left")
     table.add_column("name", style="bold")
     table.add_column("samples", justify="right")
+    table.add_column("problems", justify="right")
     table.add_column("layout")
     table.add_column("folder", overflow="fold")
     root_given = data_root is not None or bool(os.environ.get(ENV_VAR))
-    if root_given:
-        for entry in find_datasets(data_root):
-            table.add_row(entry.name, str(entry.count), entry.layout, str(entry.path))
+    found = find_datasets(data_root, check_files=skip_problems) if root_given else []
+    for entry in found:
+        problems = str(len(entry.problems)) if entry.problems else ""
+        table.add_row(entry.name, str(entry.count), problems, entry.layout, str(entry.path))
     for short in SAMPLE_SETS:
         sample = sample_dataset(short)
-        table.add_row(sample.name, str(len(sample)), sample.layout, str(sample.root))
+        table.add_row(sample.name, str(len(sample)), "", sample.layout, str(sample.root))
     console.print(table)
+    _print_problems(console, found, skip_problems)
     if not root_given:
         console.print(
             f"No data root: pass --data-root DIR or set {ENV_VAR} to list your data sets."
         )
+
+
+def _print_problems(console, found, skip_problems: bool) -> None:
+    """Name the problems of each data set once (its subsets and splits share them)."""
+    from endobench.data.pairing import bounded_problems
+
+    shown: set[tuple[str, ...]] = set()
+    for entry in found:
+        if not entry.problems or entry.problems in shown:
+            continue
+        shown.add(entry.problems)
+        count = len(entry.problems)
+        action = (
+            "left out"
+            if skip_problems
+            else "refused by run/train/calibrate without --skip-problems"
+        )
+        console.print(
+            f"[yellow]{entry.name}[/yellow]: {count} problem(s), {action}:",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for line in bounded_problems(entry.problems):
+            console.print(f"  - {line}", highlight=False, soft_wrap=True, markup=False)

@@ -9,7 +9,7 @@ import typer
 
 def _print_problems(problems: list[str]) -> None:
     """Print the first problems, one a line, then how many more (as ``score`` does)."""
-    from endobench.writers.package import bounded_problems
+    from endobench.data.pairing import bounded_problems
 
     for line in bounded_problems(problems):
         typer.echo(f"  - {line}", err=True)

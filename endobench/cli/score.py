@@ -65,6 +65,11 @@ def score(
         help="Truth values above it are polyp (the toolkit: 0, JPEG noise included).",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    skip_problems: bool = typer.Option(
+        False,
+        "--skip-problems",
+        help="Leave out and list truths without prediction, clashing names and unreadable files.",
+    ),
 ) -> None:
     """Score predictions with the EndoCV2021 toolkit's exact numbers (no torch)."""
     import warnings
@@ -87,6 +92,7 @@ def score(
             progress=progress,
             standard=standard,
             gt_threshold=gt_threshold,
+            on_problem="skip" if skip_problems else "error",
         )
     from rich.console import Console
 
@@ -94,6 +100,14 @@ def score(
     err_console = Console(stderr=True)
     for note in result.warnings:
         err_console.print(f"[yellow]Warning:[/yellow] {note}", highlight=False, soft_wrap=True)
+    if result.skipped:
+        err_console.print(
+            f"[yellow]Skipped {len(result.skipped)} problem(s):[/yellow]", highlight=False
+        )
+        from endobench.data.pairing import bounded_problems
+
+        for line in bounded_problems(result.skipped):
+            err_console.print(f"  - {line}", highlight=False, soft_wrap=True, markup=False)
     console.print(_summary_table(result))
     if result.standard is not None:
         console.print(_standard_table(result.standard))

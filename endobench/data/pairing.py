@@ -61,6 +61,18 @@ class Listing:
         self.problems.extend(other.problems)
 
 
+def bounded_problems(problems: Iterable[str], limit: int = 5) -> list[str]:
+    """The first ``limit`` problems, then one line ``... N more`` when there are more.
+
+    Every command that lists problems (``datasets``, ``score``, ``package``) shows them so.
+    """
+    problems = list(problems)
+    shown = problems[:limit]
+    if len(problems) > limit:
+        shown.append(f"... {len(problems) - limit} more")
+    return shown
+
+
 def is_ignored_file(name: str) -> bool:
     """Whether a file is never data: hidden (``.DS_Store``, AppleDouble ``._*``), a system file
     (``Thumbs.db``, ``desktop.ini``) or an office lock file (``~$*``)."""

@@ -351,7 +351,9 @@ def _toolkit_channel0(source: str, pixels: np.ndarray, order: str) -> np.ndarray
         channel = 2 if order == "rgb" and pixels.shape[2] >= 3 else 0
         pixels = pixels[:, :, channel]
     if pixels.ndim != 2:
-        raise DataError(f"{source}: an image of shape {pixels.shape} is not a mask; save one 2-D page")
+        raise DataError(
+            f"{source}: an image of shape {pixels.shape} is not a mask; save one 2-D page"
+        )
     if pixels.dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)  # OpenCV's 16-to-8-bit rule
     else:

@@ -37,12 +37,18 @@ _WHOLE_TEST_SETS = ("colondb", "etis", "cvc300")
 
 
 class FoundDataset(NamedTuple):
-    """A named data set found under a data root."""
+    """A named data set found under a data root.
+
+    ``count`` is what ``run``, ``train`` and ``calibrate`` accept from it: the samples left once
+    the ``problems`` (one line each) are skipped. Without ``--skip-problems`` those commands refuse
+    a set with problems; a subset or split shares the problems of the data set it comes from.
+    """
 
     name: str
     layout: str
     path: Path
     count: int
+    problems: tuple[str, ...] = ()
 
 
 def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
@@ -60,10 +66,19 @@ def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
     return folder
 
 
-def find_datasets(data_root: str | os.PathLike | None = None) -> list[FoundDataset]:
+def find_datasets(
+    data_root: str | os.PathLike | None = None, *, check_files: bool = False
+) -> list[FoundDataset]:
     """List the named data sets and subsets under the data root, with their sample counts.
 
-    Counts are listed pairs (sizes are not checked here; pairs with problems are not counted).
+    Each set is opened by the same pairing rule as :func:`load_dataset` (pairs and sizes from
+    the headers), so a count is exactly what ``run`` accepts, and a set with problems is one
+    that ``run`` refuses without ``--skip-problems``.
+
+    Args:
+        data_root: Folder holding the data sets; default ``$ENDOBENCH_DATA``.
+        check_files: Also read every file and count a truncated or undecodable one as a problem,
+            as ``--skip-problems`` does (slower: every file is read).
 
     Raises:
         DataError: No data root (see :func:`resolve_data_root`).
@@ -71,21 +86,21 @@ def find_datasets(data_root: str | os.PathLike | None = None) -> list[FoundDatas
     found: list[FoundDataset] = []
     for name, (path, layout) in _scan(resolve_data_root(data_root)).items():
         try:
-            dataset = _open_quietly(path, name)
-        except DataError:
-            found.append(FoundDataset(name, layout, path, 0))
+            dataset = _open_quietly(path, name, check_files)
+        except DataError as err:
+            found.append(FoundDataset(name, layout, path, 0, (str(err),)))
             continue
-        found.append(FoundDataset(name, layout, path, len(dataset)))
+        problems = tuple(dataset.skipped)
+        found.append(FoundDataset(name, layout, path, len(dataset), problems))
         for subset in dataset.subsets:
             if layout != "collection":
-                found.append(
-                    FoundDataset(f"{name}/{subset}", layout, path, len(dataset.subset(subset)))
-                )
+                count = len(dataset.subset(subset))
+                found.append(FoundDataset(f"{name}/{subset}", layout, path, count, problems))
         if name in PRANET_SETS:
             stems = {s.name for s in dataset}
             for part in PRANET_PARTS:
                 count = len(stems.intersection(pranet_split(name, part)))
-                found.append(FoundDataset(f"{name}:{part}", layout, path, count))
+                found.append(FoundDataset(f"{name}:{part}", layout, path, count, problems))
     names = {entry.name for entry in found}
     for entry in list(found):
         short = entry.name.removeprefix("pranet-test/")
@@ -136,9 +151,12 @@ def _load_split(name: str, base: str, part: str, index: dict, on_problem: str) -
         )
     if base in index:
         path, _ = index[base]
-        return open_dataset(path, name=base, on_problem=on_problem).select(
-            pranet_split(base, part), name
-        )
+        dataset = open_dataset(path, name=base, on_problem=on_problem)
+        keys = pranet_split(base, part)
+        if on_problem == "skip":  # the skipped files are listed in dataset.skipped
+            present = {s.name for s in dataset}
+            keys = [key for key in keys if key in present]
+        return dataset.select(keys, name)
     if part == "test" and f"pranet-test/{base}" in index:
         return _open_pranet_test(base, name, index, on_problem)
     raise DataError(_unknown(name, index))
@@ -229,9 +247,7 @@ def _subfolders(folder: Path) -> list[Path]:
         return []
 
 
-def _open_quietly(path: Path, name: str) -> Dataset:
+def _open_quietly(path: Path, name: str, check_files: bool) -> Dataset:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return open_dataset(
-            path, name=_id_prefix(name), on_problem="skip", check_sizes_on_open=False
-        )
+        return open_dataset(path, name=_id_prefix(name), on_problem="skip", check_files=check_files)

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from endobench.data.pairing import list_images
+from endobench.data.pairing import bounded_problems, list_images
 from endobench.data.readers import decode_mask_channel
 from endobench.errors import DataError, EndobenchError
 from endobench.io import atomic_path
@@ -39,8 +39,6 @@ from endobench.writers.run_folder import read_manifest
 GREY_TOLERANCE = 32
 MAX_GREY_FRACTION = 0.01
 MASK_EXTENSIONS = (".jpg", ".tif")
-#: Problems a message or a terminal shows before "... N more".
-SHOWN_PROBLEMS = 5
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -94,14 +92,6 @@ def mask_problems(pixels: np.ndarray, expected_hw: tuple[int, int] | None) -> li
             f"brightest value is {int(pixels.max())}: looks like a 0/1 mask; write 0/255 masks"
         )
     return problems
-
-
-def bounded_problems(problems: list[str], limit: int = SHOWN_PROBLEMS) -> list[str]:
-    """The first ``limit`` problems, then one line ``... N more`` when there are more."""
-    shown = list(problems[:limit])
-    if len(problems) > limit:
-        shown.append(f"... {len(problems) - limit} more")
-    return shown
 
 
 def validate_entries(

@@ -55,8 +55,8 @@ def test_find_datasets_names_and_counts(data_root):
     assert counts["clinicdb:test"] == 2 and "clinicdb" not in counts
     assert found["polypgen"].layout == "polypgen"
     assert found["kvasir"].path == data_root / "polyps" / "Kvasir"
-    name, layout, path, count = found["pranet-train"]
-    assert (layout, count) == ("images-masks", 4)
+    name, layout, path, count, problems = found["pranet-train"]
+    assert (layout, count, problems) == ("images-masks", 4, ())
 
 
 def test_load_dataset_names(data_root):
