@@ -12,7 +12,11 @@ def models(
         False, "--no-flops", help="List names only, without counting parameters and GFLOPs."
     ),
 ) -> None:
-    """List the registered models: parameters, GFLOPs at the default size, input size, weights."""
+    """List the registered models: parameters, GFLOPs at the input size, input size, weights.
+
+    The input size is the one the local weights were trained at (every run with them uses it),
+    marked ``*``; without local weights, the model's default.
+    """
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
@@ -44,7 +48,7 @@ def models(
             row["name"],
             "-" if row["params_m"] is None else f"{row['params_m']:.2f}",
             "-" if row["gflops"] is None else f"{row['gflops']:.2f}",
-            str(row["input_size"]),
+            f"{row['input_size']}{'*' if row['size_from'] == 'weights' else ''}",
             "yes" if row["postprocess"] else "no",
             row["weights"] or "no",
         ]
@@ -52,6 +56,8 @@ def models(
             cells.append(row["description"])
         table.add_row(*cells)
     console.print(table)
+    if any(row["size_from"] == "weights" for row in rows):
+        console.print("* the input size of the local weights; GFLOPs at that size")
 
 
 def model_card(

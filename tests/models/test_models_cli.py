@@ -37,3 +37,16 @@ def test_cli_lists_every_model():
     assert result.exit_code == 0, result.output
     for name in list_models():
         assert name in result.output
+
+
+def test_input_size_and_gflops_are_those_of_the_local_weights(monkeypatch, tmp_path):
+    from endobench.models import save_checkpoint
+
+    monkeypatch.setattr(checkpoint_module, "WEIGHTS_DIR", tmp_path)
+    save_checkpoint(
+        tmp_path / "brp_lite.safetensors", {"w": torch.zeros(1)}, metadata={"input_size": 96}
+    )
+    rows = {row["name"]: row for row in summarise_models(["brp_lite", "brp"], with_flops=True)}
+    assert (rows["brp_lite"]["input_size"], rows["brp_lite"]["size_from"]) == (96, "weights")
+    assert rows["brp_lite"]["gflops"] == count_model("brp_lite", 96)[1]
+    assert (rows["brp"]["input_size"], rows["brp"]["size_from"]) == (512, "default")
