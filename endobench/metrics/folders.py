@@ -60,6 +60,9 @@ class ScoreResult:
         missing: Names of the truths that had no prediction and were scored as empty.
         skipped: With ``on_problem="skip"``: one line per file left out (unreadable, no
             prediction, two files with one name).
+        detection: The frame-level detection figures (:mod:`endobench.metrics.detection`) when
+            frames were scored with ``--negatives``/``--positives``, else None; written beside the
+            toolkit's key in the JSON.
     """
 
     rows: list[tuple[str, ImageScores]]
@@ -69,10 +72,14 @@ class ScoreResult:
     warnings: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    detection: dict | None = None
 
     def write_json(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the toolkit JSON summary atomically; refuses to replace a file unless ``overwrite``."""
-        return write_summary_json(path, self.summary, overwrite=overwrite)
+        data = dict(self.summary or {})
+        if self.detection is not None:
+            data["detection"] = self.detection
+        return write_summary_json(path, data, overwrite=overwrite)
 
     def write_csv(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the per-image CSV atomically; refuses to replace a file unless ``overwrite``."""

@@ -1,0 +1,248 @@
+"""Scoring predictions of frames whose truth is known without a mask (``endobench score
+--negatives`` / ``--positives``), together with the truth masks of ``--gt`` when given.
+
+- A **negative** frame (every image of a ``--negatives`` folder, read by
+  :func:`endobench.data.open_negatives`) is scored against an empty truth of its image's size:
+  into the EndoCV2021 numbers exactly as the toolkit would score an all-background truth mask (an
+  empty prediction scores Dice 1), and as a negative frame into the detection figures.
+- A **positive** frame (every image of a ``--positives`` folder: polyp frames without masks) has
+  no EndoCV scores; it counts as a positive frame in the detection figures (sensitivity).
+- A ``--gt`` truth counts as positive in the detection figures when it has any foreground pixel.
+
+Predictions pair with frames by image name (``<name>_mask.<ext>`` or ``<name>.<ext>`` in
+``--pred``), as for ``--gt``. Only masks are scored here, so the per-frame score of the AUROC is the
+mask's foreground fraction (:data:`endobench.metrics.detection.FOREGROUND_FRACTION`), not the
+maximum probability that ``endobench run`` uses; see :mod:`endobench.metrics.detection`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from endobench.errors import DataError, ScoringError
+from endobench.metrics.detection import (
+    FOREGROUND_FRACTION,
+    DetectionAccumulator,
+    foreground_fraction,
+    frame_positive,
+)
+from endobench.metrics.endocv import binarize, score_pair
+from endobench.metrics.folders import (
+    ScoreResult,
+    list_masks,
+    pair_truths_and_predictions,
+)
+from endobench.metrics.summary import EndoCVAccumulator
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame to score: its name, its kind of truth, and its files."""
+
+    name: str
+    kind: str  # "mask", "negative" or "positive"
+    truth: Path | None
+    image: Path | None
+    prediction: Path | None
+
+
+def score_frames(
+    pred_dir: str | os.PathLike,
+    *,
+    gt_dir: str | os.PathLike | None = None,
+    negatives: Sequence[str | os.PathLike] = (),
+    positives: Sequence[str | os.PathLike] = (),
+    missing: str = "error",
+    test_type: str | None = None,
+    progress: bool = True,
+    standard: bool = False,
+    gt_threshold: float = 0,
+    pred_threshold: float = 0,
+    on_problem: str = "error",
+) -> ScoreResult:
+    """Score predictions of truth masks, negative frames and positive frames as one set.
+
+    Args:
+        pred_dir: Folder of predictions, named after the frames.
+        gt_dir: Folder of truth masks, or None.
+        negatives: Folders of polyp-free frames (images; any layout :func:`open_negatives` reads).
+        positives: Folders of polyp frames without masks (images).
+        missing: ``"error"``: a frame without prediction is a problem; ``"empty"``: it is scored
+            as an empty prediction (which is right for a negative frame).
+        test_type, progress, standard, gt_threshold, pred_threshold, on_problem: As for
+            :func:`endobench.metrics.folders.score_folders`.
+
+    Returns:
+        A :class:`ScoreResult` whose ``detection`` holds the frame-level figures; ``summary`` is
+        None when no frame has a truth (positives alone).
+
+    Raises:
+        ScoringError: A frame name repeats across the inputs, predictions are missing, or
+            nothing is left to score.
+        DataError: A folder cannot be read as frames, or a file is unreadable.
+    """
+    frames, notes, skipped = _collect(pred_dir, gt_dir, negatives, positives, missing, on_problem)
+    endocv = EndoCVAccumulator()
+    extra = _standard(standard)
+    detection = DetectionAccumulator(frame_score=FOREGROUND_FRACTION)
+    missing_names: list[str] = []
+    for frame in _track(frames, progress):
+        try:
+            raw_pred, truth = _read(frame, gt_threshold)
+        except DataError as err:
+            if on_problem == "error":
+                raise
+            skipped.append(str(err))
+            continue
+        if raw_pred is None:
+            missing_names.append(frame.name)
+            raw_pred = np.zeros(truth.shape if truth is not None else (1, 1), dtype=np.uint8)
+        called = binarize(raw_pred, pred_threshold)
+        detection.update(
+            frame.kind == "positive" or (truth is not None and frame_positive(truth)),
+            frame_positive(called),
+            foreground_fraction(called),
+        )
+        if truth is None:
+            continue
+        endocv.update(frame.name, score_pair(truth, raw_pred, pred_threshold))
+        if extra is not None:
+            extra.update(frame.name, _truth127(frame, truth), _probability8(called, truth.shape))
+    if not len(detection):
+        raise ScoringError(
+            f"{pred_dir}: nothing left to score; fix the files ({len(skipped)} skipped)"
+        )
+    result = ScoreResult(
+        rows=endocv.rows(),
+        summary=endocv.compute() if len(endocv) else None,
+        test_type=test_type,
+        standard=extra.compute() if extra is not None and len(endocv) else None,
+        warnings=notes,
+        missing=missing_names,
+        skipped=skipped,
+    )
+    result.detection = detection.compute()
+    return result
+
+
+def _collect(pred_dir, gt_dir, negatives, positives, missing, on_problem):
+    if missing not in ("error", "empty"):
+        raise ValueError(f"missing must be 'error' or 'empty', not {missing!r}")
+    notes: list[str] = []
+    skipped: list[str] = []
+    frames: list[Frame] = []
+    if gt_dir is not None:
+        pairs, notes, skipped = pair_truths_and_predictions(gt_dir, pred_dir, missing, on_problem)
+        frames += [Frame(name, "mask", truth, None, pred) for name, truth, pred in pairs]
+    predictions, clashes = list_masks(_pred_folder(pred_dir), "prediction", on_problem)
+    skipped += clashes
+    for kind, folders in (("negative", negatives), ("positive", positives)):
+        for folder in folders:
+            for name, image in _frames_of(folder, kind):
+                frames.append(Frame(name, kind, None, image, predictions.get(name)))
+    used = {frame.prediction for frame in frames}
+    notes = [note for note in notes if "have no truth and are ignored" not in note]
+    unused = sorted(name for name, path in predictions.items() if path not in used)
+    if unused:
+        notes.append(
+            f"{len(unused)} predictions in {pred_dir} match no frame and are ignored "
+            f"({', '.join(unused[:5])})"
+        )
+    names = [frame.name for frame in frames]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ScoringError(
+            f"frame names repeat across --gt/--negatives/--positives ({', '.join(repeated[:5])}); "
+            "predictions pair by name: score those folders separately"
+        )
+    absent = [f.name for f in frames if f.prediction is None and f.kind != "mask"]
+    if absent and missing == "error" and on_problem == "error":
+        raise ScoringError(
+            f"{pred_dir}: {len(absent)} frames have no prediction ({', '.join(absent[:5])}); add "
+            "them, pass --missing-as-empty to score them as empty or --skip-problems to leave them out"
+        )
+    if absent and missing == "error":
+        skipped += [f"frame without prediction: {name}" for name in absent]
+        frames = [f for f in frames if f.prediction is not None or f.kind == "mask"]
+    elif absent:
+        notes.append(f"{len(absent)} frames have no prediction and are scored as empty")
+    return sorted(frames, key=lambda f: f.name), notes, skipped
+
+
+def _frames_of(folder: str | os.PathLike, kind: str) -> list[tuple[str, Path]]:
+    from endobench.data import open_dataset, open_negatives
+
+    if kind == "negative":
+        return [(sample.name, sample.image) for sample in open_negatives(folder)]
+    dataset = open_dataset(folder)
+    with_masks = [sample for sample in dataset if sample.mask is not None]
+    if with_masks:
+        raise DataError(
+            f"{folder}: holds truth masks ({with_masks[0].mask.name}); pass its masks as --gt, "
+            "not as --positives"
+        )
+    return [(sample.name, sample.image) for sample in dataset]
+
+
+def _pred_folder(pred_dir: str | os.PathLike) -> Path:
+    from endobench.data.pairing import list_images
+
+    folder = Path(pred_dir)
+    if (folder / "semantic_masks").is_dir() and not list_images(folder):
+        return folder / "semantic_masks"
+    return folder
+
+
+def _read(frame: Frame, gt_threshold: float) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Return the raw prediction (None when missing) and the truth (None for a positive frame)."""
+    from endobench.data.headers import image_size
+    from endobench.data.readers import read_image, read_mask_channel
+
+    raw_pred = None if frame.prediction is None else read_mask_channel(frame.prediction)
+    if frame.kind == "mask":
+        return raw_pred, binarize(read_mask_channel(frame.truth), gt_threshold)
+    if frame.kind == "positive":
+        return raw_pred, None
+    size = image_size(frame.image) or read_image(frame.image).shape[:2]
+    return raw_pred, np.zeros(size, dtype=bool)
+
+
+def _truth127(frame: Frame, truth: np.ndarray) -> np.ndarray:
+    if frame.kind != "mask":
+        return truth
+    from endobench.data.readers import read_mask_channel
+
+    return binarize(read_mask_channel(frame.truth), 127)
+
+
+def _probability8(called: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    prediction = np.where(called, 255, 0).astype(np.uint8)
+    if prediction.ndim == 3:
+        prediction = prediction[:, :, 0]
+    if prediction.shape != tuple(shape):
+        import cv2
+
+        prediction = cv2.resize(prediction, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return prediction
+
+
+def _standard(standard: bool):
+    if not standard:
+        return None
+    from endobench.metrics.standard import StandardMetrics
+
+    return StandardMetrics()
+
+
+def _track(items: list, progress: bool):
+    if not progress or len(items) < 2:
+        return items
+    from rich.console import Console
+    from rich.progress import track
+
+    return track(items, description="scoring", transient=True, console=Console(stderr=True))
