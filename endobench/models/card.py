@@ -17,6 +17,7 @@ from typing import Any
 
 from endobench.errors import ConfigError, EndobenchError
 from endobench.io import write_json_atomic, write_text_atomic
+from endobench.wording import counted
 
 CARD_SCHEMA = 1
 #: Table columns: (heading, key in a set's scores).
@@ -261,7 +262,7 @@ def render_card(card: Mapping[str, Any], notes: str | None = None) -> str:
             "",
             f"{_f(fps.get('fps'), 1)} FPS (median {_f(fps.get('median_ms'), 1)} ms, p90 "
             f"{_f(fps.get('p90_ms'), 1)} ms) at {ev['size']} px, {ev['dtype']}, "
-            f"{ev['threads']} threads, {ev['device_name']}.",
+            f"{counted(ev['threads'], 'thread')}, {ev['device_name']}.",
         ]
     text = "\n".join(lines) + "\n"
     if notes:

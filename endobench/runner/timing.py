@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from endobench.wording import counted
+
 FPS_DEFINITION = (
     "model forward pass only (with the sigmoid of its prediction), batch 1, after {warmup} warm-up passes, synchronised ({clock}); "
     "fps = 1000 / median ms over {scope}"
@@ -203,6 +205,7 @@ def describe_fps(timing: dict[str, Any]) -> str:
         return "FPS: not measured"
     return (
         f"{fps['fps']:.1f} FPS (median {fps['median_ms']:.2f} ms, p90 {fps['p90_ms']:.2f} ms, "
-        f"{fps['images_timed']} images) at {cond.get('input_size')} px, {cond.get('dtype')}, "
-        f"{cond.get('device_name') or cond.get('device')}, {cond.get('threads')} threads, batch 1"
+        f"{counted(fps['images_timed'], 'image')}) at {cond.get('input_size')} px, "
+        f"{cond.get('dtype')}, {cond.get('device_name') or cond.get('device')}, "
+        f"{counted(cond.get('threads'), 'thread')}, batch 1"
     )
