@@ -1,12 +1,12 @@
-"""Comparison tables (the paper's Tables 1-2) and plots of runs and leaderboard records (no torch)."""
+"""Comparisons of runs: tables (the paper's Tables 1-2), statistics, plots and an HTML report (no torch)."""
 
+from endobench.compare.render import render_table
 from endobench.compare.tables import (
     FORMATS,
     METRICS,
     Table,
     build_table,
     parse_metrics,
-    render_table,
 )
 
 __all__ = [
@@ -14,10 +14,40 @@ __all__ = [
     "METRICS",
     "Table",
     "build_table",
+    "check_sources_agree",
     "compare_runs",
     "parse_metrics",
     "render_table",
 ]
+
+
+def check_sources_agree(sources, records) -> None:
+    """Refuse sources that scored different images of a set they share.
+
+    Run folders are compared image by image (their per-image CSVs); records (JSON files) by the
+    number of images of each set.
+
+    Raises:
+        EndobenchError: One line naming the set, the runs and the images (or counts) that differ.
+    """
+    from pathlib import Path
+
+    from endobench.compare.perimage import check_same_images, load_runs
+    from endobench.errors import EndobenchError
+
+    check_same_images(load_runs([s for s in sources if Path(s).is_dir()]))
+    counts: dict[str, dict[str, int]] = {}
+    for record in records:
+        for set_name, entry in record.get("sets", {}).items():
+            if entry.get("scores") and entry.get("images") is not None:
+                counts.setdefault(set_name, {})[str(record.get("run"))] = int(entry["images"])
+    for set_name, by_run in counts.items():
+        if len(set(by_run.values())) > 1:
+            listed = ", ".join(f"{run}: {n}" for run, n in by_run.items())
+            raise EndobenchError(
+                f"runs scored different images of set {set_name} ({listed} images); "
+                "compare runs made on the same images"
+            )
 
 
 def compare_runs(
@@ -35,14 +65,19 @@ def compare_runs(
         sources: Run folders or record ``.json`` files, in row order.
         leaderboard: Append every record of the leaderboard.
         leaderboard_dir: The leaderboard folder (default: the checkout's ``leaderboard/``).
-        metrics: Metric names or titles (default: Jac, Dice, F2, PPV, Rec, Acc, Hdf, FPS).
+        metrics: Metric names, titles or groups (``endocv``, ``standard``, ``detection``, ``all``;
+            default: the EndoCV columns, mDice and detection where present, FPS).
         baseline: Run or model name to compute deltas against.
         fmt: ``md``, ``csv``, ``latex`` or ``html``.
+
+    Raises:
+        EndobenchError: Nothing to compare, or the runs scored different images of a set.
     """
     from endobench.errors import ConfigError
     from endobench.leaderboard.records import load_records, load_sources
 
     records = load_sources(sources)
+    check_sources_agree(sources, records)
     if leaderboard:
         records += load_records(leaderboard_dir)
     if not records:

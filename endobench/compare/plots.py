@@ -1,24 +1,38 @@
-"""Comparison plots: grouped bars per metric and data set, and a qualitative grid of predictions.
+"""Comparison plots: dot-and-box plots with confidence intervals and an FPS panel, and a
+qualitative grid of predictions with per-cell Dice and TP/FP/FN colours.
 
 Both are written as PNG and SVG with matplotlib's Agg backend, imported only when a plot is made.
 """
 
 from __future__ import annotations
 
-import csv
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from endobench.compare.overlays import (
+    LEGEND,
+    TRUTH_COLOUR,
+    blend,
+    error_overlay,
+    load_triplet,
+    thumbnail,
+)
+from endobench.compare.perimage import PER_IMAGE_METRICS, load_runs, read_per_image_csv
+from endobench.compare.stats import StatsSettings, bootstrap_means
 from endobench.compare.tables import METRICS, parse_metrics
 from endobench.errors import ConfigError, EndobenchError
-from endobench.writers.masks import mask_path, read_prediction
+from endobench.leaderboard.records import (
+    condition_key,
+    describe_condition,
+    load_sources,
+    record_values,
+)
+from endobench.writers.masks import mask_path
 from endobench.writers.run_folder import read_manifest, read_run_json, scores_paths
-
-OVERLAY_COLOUR = np.array([0, 255, 0], dtype=np.float32)
-TRUTH_COLOUR = np.array([255, 255, 0], dtype=np.float32)
 
 
 def _pyplot():
@@ -30,10 +44,11 @@ def _pyplot():
     return plt
 
 
-def _save(fig, out_dir: Path, stem: str) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def save_figure(fig, out_dir: Path, stem: str) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.svg`` atomically."""
     from endobench.io import atomic_path
 
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext in ("png", "svg"):
         path = out_dir / f"{stem}.{ext}"
@@ -43,63 +58,139 @@ def _save(fig, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
-def plot_bars(
-    records: Sequence[Mapping[str, Any]],
+def _per_image(sources: Sequence[str | Path]) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """``{run: {set: {metric: values}}}`` for the run folders among the sources."""
+    runs = load_runs([s for s in sources if Path(s).is_dir()])
+    return {r.name: r.sets for r in runs}
+
+
+def _draw_metric(ax, key: str, records, per_image, datasets, colours) -> None:
+    width = 0.8 / max(1, len(records))
+    settings = StatsSettings()
+    for j, record in enumerate(records):
+        run = str(record.get("run"))
+        for d, dataset in enumerate(datasets):
+            x = d + (j - (len(records) - 1) / 2) * width
+            values = per_image.get(run, {}).get(dataset, {}).get(key)
+            if values is not None:
+                ax.boxplot(
+                    values,
+                    positions=[x],
+                    widths=width * 0.7,
+                    showfliers=False,
+                    patch_artist=True,
+                    boxprops={"facecolor": "none", "edgecolor": colours[j]},
+                    medianprops={"color": colours[j]},
+                    whiskerprops={"color": colours[j]},
+                    capprops={"color": colours[j]},
+                )
+                jitter = np.random.default_rng(d * 101 + j).uniform(
+                    -width * 0.25, width * 0.25, len(values)
+                )
+                ax.scatter(x + jitter, values, s=4, alpha=0.35, color=colours[j], linewidths=0)
+                low, high, _ = bootstrap_means(values[None, :], settings)
+                mean = float(values.mean())
+                ax.errorbar(
+                    [x],
+                    [mean],
+                    yerr=[[mean - low[0]], [high[0] - mean]],
+                    fmt="D",
+                    color="black",
+                    markersize=3.5,
+                    capsize=3,
+                    zorder=5,
+                )
+            else:
+                mean = record_values(record, dataset).get(key)
+                if mean is None:
+                    continue
+                ax.scatter([x], [mean], marker="D", s=14, color="black", zorder=5)
+            ax.annotate(
+                f"{mean:.3f}",
+                (x, mean),
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+                fontsize=5.5,
+            )
+    ax.set_title(METRICS[key][0] + ("" if METRICS[key][1] else " (lower is better)"), fontsize=9)
+    ax.set_xticks(np.arange(len(datasets)), datasets, rotation=30, ha="right", fontsize=7)
+    ax.tick_params(axis="y", labelsize=7)
+
+
+def _draw_fps(ax, records, colours) -> None:
+    names = [str(r.get("run")) for r in records]
+    fps = [(r.get("fps") or {}).get("fps") for r in records]
+    for j, (value, record) in enumerate(zip(fps, records, strict=True)):
+        if value is None:
+            continue
+        ax.barh([j], [value], color=colours[j], alpha=0.6)
+        ax.annotate(
+            f"{value:.1f} ({describe_condition(condition_key(record))})",
+            (value, j),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=5.5,
+        )
+    ax.set_yticks(np.arange(len(names)), names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_title("FPS (forward pass, batch 1)", fontsize=9)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.margins(x=0.6)
+
+
+def plot_scores(
+    sources: Sequence[str | Path],
     out_dir: str | Path,
     metrics: Sequence[str] | str | None = None,
 ) -> list[Path]:
-    """Draw one panel per metric; in each, bars grouped by data set, one bar per run.
+    """Draw one panel per metric (per set: each run's box, images as dots, mean with its 95 % BCa
+    bootstrap CI, the mean written above) and a panel of FPS with its conditions.
 
     Args:
-        records: Leaderboard records of the compared runs.
-        out_dir: Folder for ``bars.png`` and ``bars.svg``.
-        metrics: Metrics to draw (default: the seven EndoCV2021 scores; FPS is per run, not per set).
+        sources: Run folders (per-image scores) or record files (means only).
+        out_dir: Folder for ``scores.png`` and ``scores.svg``.
+        metrics: Metrics to draw (default: the seven EndoCV2021 scores).
 
     Returns:
         The written files.
     """
-    keys = (
-        [k for k in parse_metrics(metrics) if k != "fps"]
-        if metrics
-        else [k for k in METRICS if k != "fps"]
-    )
-    datasets = []
+    records = load_sources(sources)
+    keys = [k for k in parse_metrics(metrics) if k != "fps"] if metrics else list(PER_IMAGE_METRICS)
+    per_image = _per_image(sources)
+    datasets: list[str] = []
     for record in records:
-        for name, entry in record.get("sets", {}).items():
-            if entry.get("scores") and name not in datasets:
-                datasets.append(name)
+        datasets += [
+            s for s, e in record.get("sets", {}).items() if e.get("scores") and s not in datasets
+        ]
     if not datasets or not keys:
         raise ConfigError("nothing to plot: no run has scores for the chosen metrics")
     plt = _pyplot()
-    columns = min(4, len(keys))
-    rows = -(-len(keys) // columns)
+    panels = len(keys) + 1
+    columns = min(4, panels)
+    rows = -(-panels // columns)
     fig, axes = plt.subplots(
-        rows, columns, figsize=(3.2 * columns + 1, 2.6 * rows + 0.6), squeeze=False
+        rows, columns, figsize=(3.4 * columns + 1, 2.9 * rows + 0.6), squeeze=False
     )
-    width = 0.8 / max(1, len(records))
-    x = np.arange(len(datasets))
-    labels = [f"{r.get('run')}" for r in records]
-    for ax, key in zip(axes.ravel()[: len(keys)], keys, strict=True):
-        for j, record in enumerate(records):
-            values = [
-                record.get("sets", {}).get(d, {}).get("scores", {}).get(key, np.nan)
-                for d in datasets
-            ]
-            ax.bar(x + (j - (len(records) - 1) / 2) * width, values, width, label=labels[j])
-        ax.set_title(
-            METRICS[key][0] + ("" if METRICS[key][1] else " (lower is better)"), fontsize=9
-        )
-        ax.set_xticks(x, datasets, rotation=30, ha="right", fontsize=7)
-        ax.tick_params(axis="y", labelsize=7)
-    for ax in axes.ravel()[len(keys) :]:
+    colours = [plt.get_cmap("tab10")(j % 10) for j in range(len(records))]
+    for ax, key in zip(axes.ravel(), keys, strict=False):
+        _draw_metric(ax, key, records, per_image, datasets, colours)
+    _draw_fps(axes.ravel()[len(keys)], records, colours)
+    for ax in axes.ravel()[panels:]:
         ax.axis("off")
-    handles, names = axes.ravel()[0].get_legend_handles_labels()
+    handles = [plt.Line2D([], [], color=c, marker="s", linestyle="") for c in colours]
     fig.legend(
-        handles, names, loc="upper center", ncol=min(4, len(records)), fontsize=7, frameon=False
+        handles,
+        [str(r.get("run")) for r in records],
+        loc="upper center",
+        ncol=min(4, len(records)),
+        fontsize=7,
+        frameon=False,
     )
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     try:
-        return _save(fig, Path(out_dir), "bars")
+        return save_figure(fig, Path(out_dir), "scores")
     finally:
         plt.close(fig)
 
@@ -108,8 +199,8 @@ def _per_image_dice(run_dir: Path, set_name: str) -> dict[str, float]:
     path = scores_paths(run_dir, set_name)["csv"]
     if not path.is_file():
         return {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        return {row["image"]: float(row["dice"]) for row in csv.DictReader(handle)}
+    names, values = read_per_image_csv(path)
+    return dict(zip(names, values["dice"].tolist(), strict=True))
 
 
 def choose_images(
@@ -135,7 +226,7 @@ def choose_images(
     tables = [_per_image_dice(Path(r), set_name) for r in run_dirs]
     if not any(tables):
         raise EndobenchError(
-            f"no per-image scores for {set_name} in the runs; pass image names with --images"
+            f"no per-image scores for {set_name} in the runs; pass image names with --plot-images"
         )
     mean = {
         n: float(np.mean([t[n] for t in tables if n in t]))
@@ -145,22 +236,9 @@ def choose_images(
     return sorted(mean, key=lambda n: (mean[n], n))[:worst]
 
 
-def _thumbnail(pixels: np.ndarray, height: int) -> np.ndarray:
-    import cv2
-
-    scale = height / pixels.shape[0]
-    width = max(1, round(pixels.shape[1] * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_NEAREST
-    return cv2.resize(pixels, (width, height), interpolation=interpolation)
-
-
-def overlay(
-    image: np.ndarray, mask: np.ndarray, colour: np.ndarray = OVERLAY_COLOUR, alpha: float = 0.45
-) -> np.ndarray:
-    """Return ``image`` (HxWx3 uint8) with ``mask`` blended in ``colour``."""
-    out = image.astype(np.float32).copy()
-    out[mask] = (1 - alpha) * out[mask] + alpha * colour
-    return out.astype(np.uint8)
+def _run_title(run_dir: Path) -> str:
+    info = read_run_json(run_dir, required=False) or {}
+    return str(info.get("name", run_dir.name))
 
 
 def plot_qualitative(
@@ -171,7 +249,8 @@ def plot_qualitative(
     worst: int = 4,
     thumb_height: int = 160,
 ) -> list[Path]:
-    """Draw a grid: one row per image, columns image | truth | each run's mask as an overlay.
+    """Draw a grid: one row per image (its full name above), columns image | truth | each run's
+    prediction with TP, FP and FN pixels coloured apart and the image's Dice in the cell title.
 
     Args:
         run_dirs: Run folders (the first one's manifest gives the images and truth files).
@@ -184,8 +263,6 @@ def plot_qualitative(
     Returns:
         The written files.
     """
-    from endobench.data import read_image, read_mask
-
     if not run_dirs:
         raise ConfigError("plot_qualitative needs at least one run folder")
     run_dirs = [Path(r) for r in run_dirs]
@@ -193,43 +270,60 @@ def plot_qualitative(
     if set_name is None:
         with_truth = [s for s, rows in manifest.items() if rows and rows[0].get("mask")]
         if not with_truth:
-            raise EndobenchError(f"no set with ground truth in {run_dirs[0]}; pass images to show")
+            raise EndobenchError(f"no set with ground truth in {run_dirs[0]}; pass --plot-set")
         set_name = with_truth[0]
     entries = {e["name"]: e for e in manifest.get(set_name, [])}
     chosen = choose_images(run_dirs, set_name, names, worst)
-    titles = ["image", "truth"] + [
-        read_run_json(r, required=False).get("name", r.name)
-        if (r / "run.json").is_file()
-        else r.name
-        for r in run_dirs
-    ]
+    dice = [_per_image_dice(r, set_name) for r in run_dirs]
+    titles = ["image", "truth"] + [_run_title(r) for r in run_dirs]
     plt = _pyplot()
     fig, axes = plt.subplots(
         len(chosen),
         len(titles),
-        figsize=(1.9 * len(titles), 1.6 * len(chosen) + 0.4),
+        figsize=(2.0 * len(titles), 1.9 * len(chosen) + 0.7),
         squeeze=False,
     )
     for i, name in enumerate(chosen):
-        entry = entries[name]
-        image = read_image(entry["file"])
-        truth = read_mask(entry["mask"]) if entry.get("mask") else np.zeros(image.shape[:2], bool)
-        cells = [image, overlay(image, truth, TRUTH_COLOUR)]
-        for run_dir in run_dirs:
-            path = mask_path(run_dir, set_name, name)
-            pred = read_prediction(path) if path.is_file() else np.zeros(image.shape[:2], bool)
-            cells.append(overlay(image, pred))
-        for j, cell in enumerate(cells):
+        image, truth, _ = load_triplet(entries[name], None)
+        cells = [(image, ""), (blend(image, truth, TRUTH_COLOUR), "")]
+        for run_dir, scores in zip(run_dirs, dice, strict=True):
+            _, _, pred = load_triplet(entries[name], mask_path(run_dir, set_name, name))
+            pred = np.zeros_like(truth) if pred is None else pred
+            text = f"Dice {scores[name]:.3f}" if name in scores else "Dice –"
+            cells.append((error_overlay(image, truth, pred), text))
+        for j, (cell, text) in enumerate(cells):
             ax = axes[i][j]
-            ax.imshow(_thumbnail(cell, thumb_height))
+            ax.imshow(thumbnail(cell, thumb_height))
             ax.set_xticks([])
             ax.set_yticks([])
-            if i == 0:
-                ax.set_title(str(titles[j]), fontsize=7)
-            if j == 0:
-                ax.set_ylabel(name[:18], fontsize=6)
-    fig.tight_layout()
+            top = "\n".join(textwrap.wrap(str(titles[j]), 22)) + "\n" if i == 0 else ""
+            label = "\n".join(textwrap.wrap(name, 28)) if j == 0 else text
+            ax.set_title(top + label, fontsize=6)
+    patches = [plt.Rectangle((0, 0), 1, 1, color=np.asarray(c) / 255) for _, c in LEGEND]
+    fig.legend(
+        patches, [n for n, _ in LEGEND], loc="lower center", ncol=3, fontsize=7, frameon=False
+    )
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     try:
-        return _save(fig, Path(out_dir), "qualitative")
+        return save_figure(fig, Path(out_dir), "qualitative")
     finally:
         plt.close(fig)
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats in both coordinates (higher is better), by x."""
+    front = []
+    for i, (x, y) in enumerate(points):
+        dominated = any(
+            (ox >= x and oy >= y) and (ox > x or oy > y)
+            for j, (ox, oy) in enumerate(points)
+            if j != i
+        )
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: points[i][0])
+
+
+def record_condition_labels(records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """``{run: condition in words}`` of each record's speed figure."""
+    return {str(r.get("run")): describe_condition(condition_key(r)) for r in records}

@@ -1,26 +1,30 @@
-"""Comparison tables in the shape of the paper's Tables 1 and 2.
+"""Comparison tables in the shape of the paper's Tables 1 and 2 (building; rendering is in render.py).
 
-Rows are runs (models, or one model at several input sizes) grouped by data set; columns are Jac,
-Dice, F2, PPV, Rec, Acc, Hdf (the EndoCV2021 scores, Hdf the set-normalised row Hausdorff, lower is
-better) and FPS. The best value of each column within a data set is bold. With a baseline, every
-other row also shows its change against the baseline's row of the same data set.
+Rows are runs (models, or one model at several input sizes) grouped by data set. Columns come in
+named families so that a reader knows which Dice is which:
 
-FPS figures are only ranked against each other when they were measured under the same conditions
-(device, dtype, threads); otherwise each FPS cell carries a note naming its conditions and none is
-bold.
+- EndoCV2021 toolkit scores (masks ``> 0``, mean over images): Jac, Dice, F2, PPV, Rec, Acc and
+  Hdf (the set-normalised row Hausdorff, lower is better);
+- the field's standard metrics (PraNet's evaluation): mDice and mIoU (probability ``>= 0.5``),
+  Sα, Eφmax (and mEφ), Fβw, MAE and HD95 (boundary, pixels);
+- frame-level detection (runs with polyp-free frames): FP frame rate, sensitivity, specificity,
+  AUROC;
+- FPS.
+
+The best value of each column within a data set is bold. With a baseline, every other row also
+shows its change against the baseline's row of the same data set. FPS figures are only ranked
+against each other when they were measured under the same conditions (device, backend, precision,
+threads); otherwise each FPS cell carries a table note naming its conditions and none is bold.
 """
 
 from __future__ import annotations
 
-import csv
-import html
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from endobench.errors import ConfigError
-from endobench.leaderboard.records import condition_key
+from endobench.leaderboard.records import condition_key, describe_condition, record_values
 
 #: metric key -> (column title, higher is better, decimals)
 METRICS: dict[str, tuple[str, bool, int]] = {
@@ -31,9 +35,46 @@ METRICS: dict[str, tuple[str, bool, int]] = {
     "recall": ("Rec", True, 4),
     "accuracy": ("Acc", True, 4),
     "hausdorff": ("Hdf", False, 4),
+    "mdice": ("mDice", True, 4),
+    "miou": ("mIoU", True, 4),
+    "s_alpha": ("Sα", True, 4),
+    "e_phi_max": ("Eφmax", True, 4),
+    "e_phi_mean": ("mEφ", True, 4),
+    "fw_beta": ("Fβw", True, 4),
+    "mae": ("MAE", False, 4),
+    "hd95": ("HD95", False, 2),
+    "fp_frame_rate": ("FP frames", False, 4),
+    "sensitivity": ("Sens.", True, 4),
+    "specificity": ("Spec.", True, 4),
+    "auroc": ("AUROC", True, 4),
     "fps": ("FPS", True, 1),
 }
+ENDOCV = ("jaccard", "dice", "f2", "ppv", "recall", "accuracy", "hausdorff")
+STANDARD = ("mdice", "miou", "s_alpha", "e_phi_max", "fw_beta", "mae", "hd95")
+DETECTION = ("fp_frame_rate", "sensitivity", "specificity", "auroc")
+GROUPS = {
+    "endocv": ENDOCV,
+    "standard": STANDARD,
+    "detection": DETECTION,
+    "all": (*ENDOCV, *STANDARD, "e_phi_mean", *DETECTION, "fps"),
+}
+ALIASES = {
+    "eφ": "e_phi_max",
+    "ephi": "e_phi_max",
+    "sa": "s_alpha",
+    "fbw": "fw_beta",
+    "fwb": "fw_beta",
+}
 FORMATS = ("md", "csv", "latex", "html")
+LEGEND = {
+    "endocv": "Jac, Dice, F2, PPV, Rec, Acc, Hdf: EndoCV2021 toolkit (written masks > 0, mean over "
+    "images; Hdf = row Hausdorff normalised by the set's largest, lower is better).",
+    "standard": "mDice, mIoU: PraNet-style mean Dice/IoU (prediction >= 0.5, truth > 127); Sα, "
+    "Eφmax, mEφ, Fβw, MAE: pysodmetrics as PraNet's evaluation; HD95: boundary Hausdorff 95th "
+    "percentile in pixels (medpy). Lower is better for MAE and HD95.",
+    "detection": "FP frames, Sens., Spec., AUROC: frame level (a frame is positive when its mask "
+    "has any foreground pixel); FP frames = share of polyp-free frames with a detection.",
+}
 
 
 @dataclass
@@ -46,7 +87,7 @@ class Row:
     size: Any
     run: str
     values: dict[str, float | None]
-    condition: tuple[str, str, str]
+    condition: tuple[str, str, str, str]
     is_baseline: bool = False
 
 
@@ -60,35 +101,81 @@ class Table:
     deltas: dict[tuple[int, str], float] = field(default_factory=dict)
     fps_notes: dict[int, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    table_notes: list[str] = field(default_factory=list)
+    baseline: str | None = None
 
 
 def parse_metrics(names: Iterable[str] | str | None) -> list[str]:
-    """Return metric keys from names or column titles (``dice``, ``Dice``, ``Hdf``...).
+    """Return metric keys from names, column titles or groups (``dice``, ``mDice``, ``standard``).
 
     Raises:
         ConfigError: An unknown metric, naming the known ones.
     """
     if names is None:
-        return list(METRICS)
+        return [*ENDOCV, "fps"]
     if isinstance(names, str):
         names = [n for n in names.replace(",", " ").split() if n]
     lookup = {k.lower(): k for k in METRICS} | {v[0].lower(): k for k, v in METRICS.items()}
-    keys = []
+    lookup |= ALIASES
+    keys: list[str] = []
     for name in names:
+        if name.lower() in GROUPS:
+            keys += [k for k in GROUPS[name.lower()] if k not in keys]
+            continue
         key = lookup.get(name.lower())
         if key is None:
             raise ConfigError(
-                f"unknown metric {name!r}; choose from {', '.join(v[0] for v in METRICS.values())}"
+                f"unknown metric {name!r}; choose from {', '.join(v[0] for v in METRICS.values())} "
+                f"or a group ({', '.join(GROUPS)})"
             )
-        keys.append(key)
+        if key not in keys:
+            keys.append(key)
     return keys
 
 
-def _labels(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    keys = [(r.get("model"), r.get("size")) for r in records]
+def default_metrics(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """EndoCV columns, then mDice and the detection columns where any record has them, then FPS."""
+    present: set[str] = set()
+    for record in records:
+        for set_name in record.get("sets", {}):
+            present |= {k for k, v in record_values(record, set_name).items() if v is not None}
+    extra = [k for k in ("mdice", *DETECTION) if k in present]
+    return [*ENDOCV, *extra, "fps"]
+
+
+def scored_sets(record: Mapping[str, Any]) -> list[str]:
+    """Sets of a record with ground truth (EndoCV scores or detection figures)."""
+    return [
+        name
+        for name, entry in record.get("sets", {}).items()
+        if entry.get("scores") or entry.get("detection")
+    ]
+
+
+def dropped_notes(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Notes naming runs and sets left out of a table because they have no ground truth."""
+    notes = []
+    for record in records:
+        unscored = [s for s in record.get("sets", {}) if s not in scored_sets(record)]
+        if not unscored:
+            continue
+        if len(unscored) == len(record.get("sets", {})):
+            notes.append(
+                f"Not shown: run {record.get('run')} has no set with ground truth "
+                f"({', '.join(unscored) or 'no sets'})."
+            )
+        else:
+            notes.append(
+                f"Not shown: set(s) {', '.join(unscored)} of run {record.get('run')} (no ground truth)."
+            )
+    return notes
+
+
+def _group_labels(group: Sequence[Mapping[str, Any]]) -> list[str]:
+    keys = [(r.get("model"), r.get("size")) for r in group]
     return [
         str(r.get("run")) if keys.count(key) > 1 else str(r.get("model") or r.get("run"))
-        for r, key in zip(records, keys, strict=True)
+        for r, key in zip(group, keys, strict=True)
     ]
 
 
@@ -101,7 +188,7 @@ def build_table(
 
     Args:
         records: Records (:func:`endobench.leaderboard.records.record_from_run`), in row order.
-        metrics: Metric keys or titles (default: all of Jac, Dice, F2, PPV, Rec, Acc, Hdf, FPS).
+        metrics: Metric keys, titles or groups (default: :func:`default_metrics`).
         baseline: A run name or model name; its rows are the reference for the deltas.
 
     Returns:
@@ -110,13 +197,10 @@ def build_table(
     Raises:
         ConfigError: No record has scores, or the baseline matches no record.
     """
-    keys = parse_metrics(metrics)
-    labels = _labels(records)
+    keys = parse_metrics(metrics) if metrics is not None else default_metrics(records)
     datasets: list[str] = []
     for record in records:
-        for set_name, entry in record.get("sets", {}).items():
-            if entry.get("scores") and set_name not in datasets:
-                datasets.append(set_name)
+        datasets += [s for s in scored_sets(record) if s not in datasets]
     if not datasets:
         raise ConfigError(
             "none of the given runs has scores (no set with ground truth); nothing to compare"
@@ -127,15 +211,13 @@ def build_table(
         raise ConfigError(
             f"--baseline {baseline!r} matches no run or model among the compared runs"
         )
-    table = Table(metrics=keys, rows=[])
+    table = Table(metrics=keys, rows=[], baseline=baseline)
     conditions = sorted({condition_key(r) for r in records})
     for dataset in datasets:
+        members = [r for r in records if dataset in scored_sets(r)]
         group: list[int] = []
-        for record, label in zip(records, labels, strict=True):
-            scores = record.get("sets", {}).get(dataset, {}).get("scores")
-            if not scores:
-                continue
-            values = {k: scores.get(k) for k in keys if k != "fps"}
+        for record, label in zip(members, _group_labels(members), strict=True):
+            values = {k: record_values(record, dataset).get(k) for k in keys if k != "fps"}
             if "fps" in keys:
                 values["fps"] = (record.get("fps") or {}).get("fps")
             table.rows.append(
@@ -153,22 +235,33 @@ def build_table(
         _mark_best(table, group)
         if baseline is not None:
             _mark_deltas(table, group, baseline)
+    _add_notes(table, records, conditions)
+    return table
+
+
+def _add_notes(
+    table: Table, records: Sequence[Mapping[str, Any]], conditions: list[tuple[str, ...]]
+) -> None:
+    keys = table.metrics
+    for family, members in (("endocv", ENDOCV), ("standard", (*STANDARD, "e_phi_mean"))):
+        if any(k in keys for k in members):
+            table.notes.append(LEGEND[family])
+    if any(k in keys for k in DETECTION):
+        table.notes.append(LEGEND["detection"])
     if "fps" in keys and len(conditions) > 1:
         for index, row in enumerate(table.rows):
             table.fps_notes[index] = conditions.index(row.condition) + 1
-        for number, cond in enumerate(conditions, start=1):
-            table.notes.append(
-                f"[{number}] FPS measured on {cond[0]}, {cond[1]}, {cond[2]} threads"
-            )
+        for cond in conditions:
+            table.table_notes.append(f"FPS measured on {describe_condition(cond)}.")
         table.notes.append(
             "FPS figures from different conditions are not ranked against each other."
         )
     elif "fps" in keys and conditions:
-        device, dtype, threads = conditions[0]
         table.notes.append(
-            f"FPS: forward pass only, batch 1, median over images, after warm-up; {device}, {dtype}, {threads} threads."
+            "FPS: forward pass only, batch 1, median over images, after warm-up; "
+            f"{describe_condition(conditions[0])}."
         )
-    return table
+    table.notes += dropped_notes(records)
 
 
 def _mark_best(table: Table, group: list[int]) -> None:
@@ -203,178 +296,3 @@ def _mark_deltas(table: Table, group: list[int], baseline: str) -> None:
                 continue
             if row.values.get(key) is not None and base.values.get(key) is not None:
                 table.deltas[(i, key)] = row.values[key] - base.values[key]
-
-
-def _number(key: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.{METRICS[key][2]}f}"
-
-
-def _delta(key: str, value: float) -> str:
-    return f"{value:+.{METRICS[key][2]}f}"
-
-
-def _cells(table: Table, index: int, bold: tuple[str, str], note: tuple[str, str]) -> list[str]:
-    row = table.rows[index]
-    cells = []
-    for key in table.metrics:
-        text = _number(key, row.values.get(key))
-        if (index, key) in table.bold:
-            text = f"{bold[0]}{text}{bold[1]}"
-        if (index, key) in table.deltas:
-            text += f" ({_delta(key, table.deltas[(index, key)])})"
-        if key == "fps" and index in table.fps_notes:
-            text += f"{note[0]}[{table.fps_notes[index]}]{note[1]}"
-        cells.append(text)
-    return cells
-
-
-def _label(row: Row) -> str:
-    return f"{row.label} (baseline)" if row.is_baseline else row.label
-
-
-def render_markdown(table: Table) -> str:
-    """Render as a Markdown pipe table (bold with ``**``), notes below."""
-    head = ["Data set", "Model", "Size", *(METRICS[k][0] for k in table.metrics)]
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "|" + "|".join(["---"] * 3 + ["---:"] * len(table.metrics)) + "|",
-    ]
-    previous = None
-    for i, row in enumerate(table.rows):
-        name = row.dataset if row.dataset != previous else ""
-        previous = row.dataset
-        cells = [name, _label(row), str(row.size), *_cells(table, i, ("**", "**"), (" ", ""))]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    if table.notes:
-        lines.append("")
-        lines.extend(table.notes)
-    return "\n".join(lines) + "\n"
-
-
-def render_csv(table: Table) -> str:
-    """Render as CSV: full-precision numbers, one ``<metric>_delta`` column per metric with a baseline."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    with_delta = bool(table.deltas)
-    head = ["dataset", "model", "size", "run", *table.metrics]
-    if with_delta:
-        head += [f"{k}_delta" for k in table.metrics]
-    head += ["fps_device", "fps_dtype", "fps_threads"] if "fps" in table.metrics else []
-    writer.writerow(head)
-    for i, row in enumerate(table.rows):
-        line = [row.dataset, _label(row), row.size, row.run]
-        line += [
-            "" if row.values.get(k) is None else repr(float(row.values[k])) for k in table.metrics
-        ]
-        if with_delta:
-            line += [
-                "" if (i, k) not in table.deltas else repr(table.deltas[(i, k)])
-                for k in table.metrics
-            ]
-        if "fps" in table.metrics:
-            line += list(row.condition)
-        writer.writerow(line)
-    return buffer.getvalue()
-
-
-def _latex_escape(text: str) -> str:
-    for char, repl in (
-        ("\\", r"\textbackslash{}"),
-        ("&", r"\&"),
-        ("%", r"\%"),
-        ("_", r"\_"),
-        ("#", r"\#"),
-        ("$", r"\$"),
-    ):
-        text = text.replace(char, repl)
-    return text
-
-
-def render_latex(table: Table) -> str:
-    """Render as a booktabs ``tabular`` (bold with ``\\textbf``), notes as a footnote block."""
-    head = ["Data set", "Model", "Size", *(METRICS[k][0] for k in table.metrics)]
-    lines = [
-        r"\begin{tabular}{lll" + "r" * len(table.metrics) + "}",
-        r"\toprule",
-        " & ".join(head) + r" \\",
-        r"\midrule",
-    ]
-    previous = None
-    for i, row in enumerate(table.rows):
-        if previous is not None and row.dataset != previous:
-            lines.append(r"\midrule")
-        name = _latex_escape(row.dataset) if row.dataset != previous else ""
-        previous = row.dataset
-        cells = [
-            _latex_escape(c)
-            .replace("\x00", r"\textbf{")
-            .replace("\x01", "}")
-            .replace("\x02", "$^{")
-            .replace("\x03", "}$")
-            for c in _cells(table, i, ("\x00", "\x01"), ("\x02", "\x03"))
-        ]
-        lines.append(
-            " & ".join([name, _latex_escape(_label(row)), _latex_escape(str(row.size)), *cells])
-            + r" \\"
-        )
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    lines += [f"% {note}" for note in table.notes]
-    return "\n".join(lines) + "\n"
-
-
-def render_html(table: Table, title: str = "endobench comparison") -> str:
-    """Render as a self-contained HTML page (bold with ``<b>``)."""
-    head = ["Data set", "Model", "Size", *(METRICS[k][0] for k in table.metrics)]
-    out = [
-        "<!DOCTYPE html>",
-        '<html><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        "<style>table{border-collapse:collapse;font-family:sans-serif}td,th{padding:3px 8px;"
-        "border-bottom:1px solid #ccc}td.n{text-align:right}</style></head><body>",
-        "<table>",
-        "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>",
-        "<tbody>",
-    ]
-    previous = None
-    for i, row in enumerate(table.rows):
-        name = row.dataset if row.dataset != previous else ""
-        previous = row.dataset
-        cells = [
-            html.escape(c)
-            .replace("\x00", "<b>")
-            .replace("\x01", "</b>")
-            .replace("\x02", "<sup>")
-            .replace("\x03", "</sup>")
-            for c in _cells(table, i, ("\x00", "\x01"), ("\x02", "\x03"))
-        ]
-        out.append(
-            "<tr>"
-            + "".join(f"<td>{html.escape(str(c))}</td>" for c in (name, _label(row), row.size))
-            + "".join(f'<td class="n">{c}</td>' for c in cells)
-            + "</tr>"
-        )
-    out += (
-        ["</tbody></table>"]
-        + [f"<p>{html.escape(n)}</p>" for n in table.notes]
-        + ["</body></html>"]
-    )
-    return "\n".join(out) + "\n"
-
-
-def render_table(table: Table, fmt: str = "md") -> str:
-    """Render a table as ``md``, ``csv``, ``latex`` or ``html``.
-
-    Raises:
-        ConfigError: An unknown format.
-    """
-    renderers = {
-        "md": render_markdown,
-        "csv": render_csv,
-        "latex": render_latex,
-        "html": render_html,
-    }
-    if fmt not in renderers:
-        raise ConfigError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return renderers[fmt](table)

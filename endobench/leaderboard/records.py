@@ -17,6 +17,8 @@ from typing import Any
 
 from endobench.errors import ConfigError, EndobenchError
 from endobench.io import write_json_atomic
+from endobench.wording import counted
+from endobench.writers.run_folder import scores_paths
 
 RECORD_SCHEMA = 1
 
@@ -31,6 +33,28 @@ TOOLKIT_KEYS = {
     "hausdorff": "hausdorff_distance",
     "hausdorff_nonnorm": "hausdorff_distance_nonNorm",
 }
+
+#: Table metric -> key in ``scores/<SET>_standard.json`` (the standard metrics).
+STANDARD_KEYS = {
+    "mdice": "mean_dice_0.5",
+    "miou": "mean_iou_0.5",
+    "s_alpha": "s_measure",
+    "e_phi_max": "e_measure_max",
+    "e_phi_mean": "e_measure_mean",
+    "fw_beta": "weighted_f",
+    "mae": "mae",
+    "hd95": "boundary_hd95",
+}
+#: Frame-level detection figures kept from the ``"detection"`` object of ``scores/<SET>.json``.
+DETECTION_KEYS = (
+    "n_positive_frames",
+    "n_negative_frames",
+    "fp_frame_rate",
+    "sensitivity",
+    "specificity",
+    "auroc",
+    "frame_score",
+)
 
 
 def default_leaderboard_dir(start: str | os.PathLike | None = None) -> Path:
@@ -71,6 +95,46 @@ def toolkit_scores(toolkit_json: Mapping[str, Any]) -> dict[str, float]:
     return scores
 
 
+def standard_scores(values: Mapping[str, Any]) -> dict[str, float]:
+    """Return the table's standard metrics from a ``scores/<SET>_standard.json`` object."""
+    out = {}
+    for metric, key in STANDARD_KEYS.items():
+        value = values.get(key)
+        if isinstance(value, (int, float)) and value == value:
+            out[metric] = float(value)
+    return out
+
+
+def _set_entry(run_dir: Path, set_name: str, info: Mapping[str, Any], hint: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"images": info.get("images")}
+    paths = scores_paths(run_dir, set_name)
+    scores_file = run_dir / info["scores_json"] if info.get("scores_json") else paths["json"]
+    if scores_file.is_file():
+        toolkit = _read_json(scores_file, hint)
+        if "EndoCV2021_seg" in toolkit:
+            entry["scores"] = toolkit_scores(toolkit)
+        if isinstance(toolkit.get("detection"), Mapping):
+            entry["detection"] = {k: toolkit["detection"].get(k) for k in DETECTION_KEYS}
+    standard_file = (
+        run_dir / info["standard_json"] if info.get("standard_json") else paths["standard"]
+    )
+    if entry.get("scores") and standard_file.is_file():
+        entry["standard"] = standard_scores(_read_json(standard_file, hint))
+    return entry
+
+
+def record_values(record: Mapping[str, Any], set_name: str) -> dict[str, float | None]:
+    """Return every table metric of a record's set: EndoCV scores, standard metrics, detection."""
+    entry = record.get("sets", {}).get(set_name, {})
+    values: dict[str, float | None] = dict(entry.get("scores") or {})
+    values |= entry.get("standard") or {}
+    detection = entry.get("detection") or {}
+    values |= {
+        k: detection.get(k) for k in ("fp_frame_rate", "sensitivity", "specificity", "auroc")
+    }
+    return values
+
+
 def record_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     """Summarise a finished run folder as a leaderboard record.
 
@@ -89,13 +153,11 @@ def record_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     timing = _read_json(run_dir / "timing.json", hint)
     config = run.get("config", {})
     cond = timing.get("conditions", {})
-    sets: dict[str, Any] = {}
-    for set_name, info in run.get("sets", {}).items():
-        entry: dict[str, Any] = {"images": info.get("images")}
-        scores_file = info.get("scores_json")
-        if scores_file and (run_dir / scores_file).is_file():
-            entry["scores"] = toolkit_scores(_read_json(run_dir / scores_file, hint))
-        sets[set_name] = entry
+    sets = {
+        set_name: _set_entry(run_dir, set_name, info, hint)
+        for set_name, info in run.get("sets", {}).items()
+    }
+    dtype = cond.get("dtype", config.get("dtype"))
     fps = timing.get("fps", {})
     return {
         "schema": RECORD_SCHEMA,
@@ -104,7 +166,12 @@ def record_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
         "weights": config.get("weights"),
         "weights_sha256": run.get("weights_sha256"),
         "size": cond.get("input_size", config.get("size")),
-        "dtype": cond.get("dtype", config.get("dtype")),
+        "dtype": dtype,
+        "backend": cond.get("backend") or config.get("backend") or run.get("backend") or "torch",
+        "precision": cond.get("precision")
+        or config.get("precision")
+        or run.get("precision")
+        or dtype,
         "device": cond.get("device"),
         "device_name": cond.get("device_name"),
         "threads": cond.get("threads"),
@@ -124,13 +191,23 @@ def record_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-def condition_key(record: Mapping[str, Any]) -> tuple[str, str, str]:
-    """Return what makes speed figures comparable: (device name, dtype, threads)."""
+def condition_key(record: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """Return what makes speed figures comparable: (device name, backend, precision, threads).
+
+    Records without a backend ran in torch; without a precision, the precision is their dtype.
+    """
     return (
         str(record.get("device_name") or record.get("device") or "?"),
-        str(record.get("dtype") or "?"),
+        str(record.get("backend") or "torch"),
+        str(record.get("precision") or record.get("dtype") or "?"),
         str(record.get("threads") or "?"),
     )
+
+
+def describe_condition(condition: tuple[str, ...]) -> str:
+    """Say a condition in words: ``AMD EPYC, torch, float32, 2 threads``."""
+    device, backend, precision, threads = condition
+    return f"{device}, {backend}, {precision}, {counted(int(threads) if threads.isdigit() else threads, 'thread')}"
 
 
 def record_filename(record: Mapping[str, Any]) -> str:

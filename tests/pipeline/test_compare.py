@@ -23,7 +23,7 @@ def test_markdown_table_bolds_the_best_per_column(handmade_runs):
     text = compare_runs(handmade_runs, fmt="md")
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     assert lines[0].startswith(
-        "| Data set | Model | Size | Jac | Dice | F2 | PPV | Rec | Acc | Hdf | FPS |"
+        "| Data set | Model | Size | Jac | Dice | F2 | PPV | Rec | Acc | Hdf | mDice | FPS |"
     )
     rows = {line.split("|")[2].strip(): line.split("|") for line in lines[1:]}
     assert set(rows) == {"alpha", "beta", "gamma"}
@@ -33,8 +33,13 @@ def test_markdown_table_bolds_the_best_per_column(handmade_runs):
     assert rows[best_model][dice_col].strip() == f"**{_dice(best):.4f}**"
     # Dilated predictions have the best recall, eroded ones the best precision; fastest is beta.
     assert rows["beta"][8].strip().startswith("**") and rows["gamma"][7].strip().startswith("**")
-    assert rows["beta"][11].strip() == "**80.0**"
+    assert rows["beta"][12].strip() == "**80.0**"
     assert "forward pass only, batch 1" in text
+    # Which Dice is which: the legend names the toolkit's Dice and PraNet's mDice.
+    assert "Dice, F2, PPV, Rec, Acc, Hdf: EndoCV2021 toolkit" in text
+    assert "mDice, mIoU: PraNet-style mean Dice/IoU" in text
+    standard = json.loads((exact / "scores" / "clinicdb_standard.json").read_text())
+    assert rows["alpha"][11].strip().strip("*") == f"{standard['mean_dice_0.5']:.4f}"
 
 
 def test_baseline_deltas(handmade_runs):
@@ -47,9 +52,11 @@ def test_baseline_deltas(handmade_runs):
     assert "alpha (baseline)" in text
     rows = list(csv.DictReader(io.StringIO(render_table(table, "csv"))))
     by_model = {r["model"]: r for r in rows}
+    assert set(by_model) == {"alpha", "beta", "gamma"}  # no "(baseline)" in the model field
     assert float(by_model["beta"]["dice_delta"]) == pytest.approx(delta)
     assert float(by_model["gamma"]["fps_delta"]) == pytest.approx(20.0 - 50.0)
-    assert by_model["alpha (baseline)"]["dice_delta"] == ""
+    assert by_model["alpha"]["dice_delta"] == "" and by_model["alpha"]["baseline"] == "yes"
+    assert by_model["beta"]["baseline"] == ""
     with pytest.raises(ConfigError, match="matches no run"):
         build_table(records, baseline="nonexistent")
 
@@ -58,8 +65,10 @@ def test_latex_and_html(handmade_runs):
     records = load_sources(handmade_runs)
     table = build_table(records)
     latex = render_table(table, "latex")
-    assert latex.startswith(r"\begin{tabular}{lll" + "r" * 8 + "}")
+    assert r"\begin{threeparttable}" in latex
+    assert r"\begin{tabular}{lll" + "r" * 9 + "}" in latex
     assert r"\textbf{" in latex and latex.count(r"\\") == 4
+    assert r"\begin{tablenotes}" in latex and "\n%" not in latex.split("\n", 1)[1]
     page = render_table(table, "html")
     assert page.startswith("<!DOCTYPE html>") and page.count("<tr>") == 4 and "<b>" in page
     with pytest.raises(ConfigError, match="unknown format"):
@@ -82,22 +91,26 @@ def test_fps_from_different_devices_is_not_ranked(handmade_runs, sample_pairs, t
     )
     text = compare_runs([*handmade_runs, gpu], metrics="dice,fps", fmt="md")
     assert "**900.0**" not in text and "900.0 [1]" in text
-    assert "[2] FPS measured on Test CPU, float32, 2 threads" in text
+    assert "[2] FPS measured on Test CPU, torch, float32, 2 threads" in text
     assert "not ranked against each other" in text
+    # LaTeX: real table notes, the marker a \tnote and its text an item of tablenotes.
+    latex = compare_runs([*handmade_runs, gpu], metrics="dice,fps", fmt="latex")
+    assert r"900.0\tnote{1}" in latex
+    assert r"\item[2] FPS measured on Test CPU, torch, float32, 2 threads." in latex
+    assert "% [" not in latex
 
 
 def test_plots_are_written(handmade_runs, tmp_path):
-    from endobench.compare.plots import choose_images, plot_bars, plot_qualitative
+    from endobench.compare.plots import choose_images, plot_qualitative, plot_scores
 
-    records = load_sources(handmade_runs)
-    written = plot_bars(records, tmp_path / "plots") + plot_qualitative(
+    written = plot_scores(handmade_runs, tmp_path / "plots") + plot_qualitative(
         handmade_runs, tmp_path / "plots", worst=2
     )
     assert sorted(p.name for p in written) == [
-        "bars.png",
-        "bars.svg",
         "qualitative.png",
         "qualitative.svg",
+        "scores.png",
+        "scores.svg",
     ]
     for path in written:
         data = path.read_bytes()
@@ -137,12 +150,12 @@ def test_compare_cli_writes_table_and_plots(handmade_runs, tmp_path):
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert out.read_text().startswith(r"\begin{tabular}")
+    assert r"\begin{tabular}" in out.read_text()
     assert sorted(p.name for p in plots.iterdir()) == [
-        "bars.png",
-        "bars.svg",
         "qualitative.png",
         "qualitative.svg",
+        "scores.png",
+        "scores.svg",
     ]
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 2 and "exists" in again.output

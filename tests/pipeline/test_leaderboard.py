@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -46,9 +47,17 @@ def test_records_round_trip_and_render(handmade_runs, sample_pairs, tmp_path):
     readme, page = render_leaderboard(board)
     text = readme.read_text()
     # Two tables: the CPU runs ranked together, the GPU run alone.
-    assert "## clinicdb — Test CPU, float32, 2 threads" in text
-    assert "## clinicdb — Big GPU, float16, 2 threads" in text
+    assert "## clinicdb — Test CPU, torch, float32, 2 threads" in text
+    assert "## clinicdb — Big GPU, torch, float16, 2 threads" in text
     cpu_table = text.split("## clinicdb — Test CPU")[1].split("##")[0]
+    # The standard columns, named apart from the toolkit's Dice.
+    assert (
+        "| Dice | F2 | PPV | Rec | Acc | Hdf | mDice | mIoU | Sα | Eφmax | Fβw | MAE | HD95 |"
+        in text
+    )
+    standard = json.loads((handmade_runs[0] / "scores" / "clinicdb_standard.json").read_text())
+    assert exact["sets"]["clinicdb"]["standard"]["mdice"] == standard["mean_dice_0.5"]
+    assert f"| {standard['mean_dice_0.5']:.4f} |" in cpu_table
     ranked = [
         line.split("|")[2].strip()
         for line in cpu_table.splitlines()
@@ -81,3 +90,151 @@ def test_default_folder_is_the_checkout_or_cwd(tmp_path, monkeypatch):
     assert default_leaderboard_dir(tmp_path / "repo" / "docs") == tmp_path / "repo" / "leaderboard"
     monkeypatch.chdir(tmp_path)
     assert default_leaderboard_dir(tmp_path) == tmp_path / "leaderboard"
+
+
+def _record(run, **extra):
+    base = {
+        "schema": 1,
+        "run": run,
+        "model": run,
+        "size": 288,
+        "dtype": "float32",
+        "device": "cpu",
+        "device_name": "CPU X",
+        "threads": 2,
+        "fps": {"fps": 10.0},
+        "sets": {"kvasir": {"images": 10, "scores": {"dice": 0.8, "jaccard": 0.7}}},
+    }
+    return base | extra
+
+
+def _write_records(board, records):
+    (board / "results").mkdir(parents=True)
+    for record in records:
+        (board / "results" / f"{record['run']}.json").write_text(json.dumps(record))
+
+
+def test_backend_and_precision_are_never_ranked_together(tmp_path):
+    board = tmp_path / "board"
+    _write_records(
+        board,
+        [
+            _record("torch32"),
+            _record("onnx32", backend="onnxruntime"),
+            _record("int8", backend="onnxruntime", precision="int8"),
+            _record("one_thread", threads=1),
+        ],
+    )
+    readme, page = render_leaderboard(board)
+    text = readme.read_text()
+    for heading in (
+        "## kvasir — CPU X, torch, float32, 2 threads",
+        "## kvasir — CPU X, onnxruntime, float32, 2 threads",
+        "## kvasir — CPU X, onnxruntime, int8, 2 threads",
+        "## kvasir — CPU X, torch, float32, 1 thread\n",
+    ):
+        assert heading in text
+    assert text.count("| 1 | ") == 4 and "| 2 | " not in text  # each alone, each first
+    assert page.read_text().count('<table class="lb">') == 4
+
+
+def test_detection_figures_and_runs_without_truth(tmp_path):
+    board = tmp_path / "board"
+    detection = {
+        "n_positive_frames": 10,
+        "n_negative_frames": 40,
+        "fp_frame_rate": 0.125,
+        "sensitivity": 0.9,
+        "specificity": 0.875,
+        "auroc": 0.9321,
+        "frame_score": "max_probability",
+    }
+    with_detection = _record("det")
+    with_detection["sets"]["kvasir"]["detection"] = detection
+    no_truth = _record("blind", sets={"endocv_test": {"images": 5}})
+    _write_records(board, [with_detection, _record("plain"), no_truth])
+    text = render_leaderboard(board)[0].read_text()
+    assert "| FP frames | Sens. | Spec. | AUROC |" in text
+    assert "| 0.1250 | 0.9000 | 0.8750 | 0.9321 |" in text
+    assert "Not shown: run blind has no set with ground truth (endocv_test)." in text
+    from endobench.compare import compare_runs
+
+    table = compare_runs([], leaderboard=True, leaderboard_dir=board)
+    assert "FP frames" in table and "0.9321" in table
+    assert "Not shown: run blind has no set with ground truth" in table
+
+
+def test_reported_results_have_their_own_unranked_section(tmp_path):
+    from endobench.leaderboard.reported import REPORTED_HEADING, load_reported
+
+    board = tmp_path / "board"
+    _write_records(board, [_record("measured")])
+    (board / "reported").mkdir()
+    (board / "reported" / "paper.json").write_text(
+        json.dumps(
+            {
+                "schema": 1,
+                "title": "Some paper",
+                "source": {"citation": "A. Author, Venue 2020", "where": "Table 1"},
+                "rows": [
+                    {
+                        "dataset": "kvasir",
+                        "model": "PaperNet",
+                        "size": 352,
+                        "values": {"mdice": 0.898},
+                    }
+                ],
+            }
+        )
+    )
+    readme, page = render_leaderboard(board)
+    text = readme.read_text()
+    measured, reported = text.split(f"# {REPORTED_HEADING}")
+    assert "PaperNet" not in measured and "| kvasir | PaperNet | 352 | 0.898 |" in reported
+    assert "reported, not measured here" in reported and "A. Author, Venue 2020" in reported
+    assert "| 1 |" not in reported  # never ranked
+    assert "PaperNet" in page.read_text().split('id="reported"')[1]
+    (board / "reported" / "bad.json").write_text(json.dumps({"schema": 1, "rows": []}))
+    with pytest.raises(EndobenchError, match="source.citation"):
+        load_reported(board)
+
+
+def test_shipped_reported_files_load_and_cite():
+    from endobench.leaderboard.reported import load_reported
+
+    sources = load_reported(default_leaderboard_dir(__file__))
+    names = {s["_file"] for s in sources}
+    assert {"yu-yan-li-endocv2021.json", "pranet-fan-miccai2020.json"} <= names
+    for source in sources:
+        assert source["source"]["citation"] and source["source"]["where"] and source["rows"]
+
+
+def test_seed_paper_numbers_are_copied_exactly():
+    import re
+
+    reference = (
+        Path(__file__).resolve().parents[2].parent
+        / "shared"
+        / "reference"
+        / "paper-yu-yan-li-endocv2021.md"
+    )
+    if not reference.is_file():
+        pytest.skip(f"the seed paper's text is not at {reference}")
+    from endobench.leaderboard.reported import load_reported
+
+    rows = []
+    for line in reference.read_text(encoding="utf-8").splitlines():
+        cells = [re.sub(r"</?b>", "", c).strip() for c in line.split("\t")]
+        numbers = [c for c in cells if re.fullmatch(r"\d+\.\d+|\d+", c)]
+        if "\t" in line and len(numbers) >= 7:
+            rows.append([float(c) for c in numbers])
+    source = next(
+        s for s in load_reported(default_leaderboard_dir(__file__)) if "yu-yan" in s["_file"]
+    )
+    keys = ["jaccard", "dice", "f2", "ppv", "recall", "accuracy", "hausdorff"]
+    ours = []
+    for row in source["rows"]:
+        size = [row["size"]] if row["table"] == "Table 1" else []
+        fps = [row["values"]["fps"]] if "fps" in row["values"] else []
+        ours.append([*map(float, size), *(row["values"][k] for k in keys), *fps])
+    assert len(rows) == 8 + 12 and ours == rows
