@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from endobench.errors import ConfigError
+from endobench.predictor import resolve_device
 
 
 @dataclass(frozen=True)
@@ -39,31 +39,25 @@ class DistContext:
         return self.world_size > 1
 
 
-def choose_device(device: str, local_rank: int = 0) -> torch.device:
-    """Resolve ``auto``/``cpu``/``cuda``/``cuda:N`` to a torch device (one GPU per local rank)."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"--device {device}: no CUDA device is available here; use --device cpu"
-            )
-        return torch.device("cuda", local_rank if device == "cuda" else int(device.split(":")[1]))
-    if device != "cpu":
-        raise ConfigError(f"--device {device!r} is not known; use auto, cpu or cuda")
-    return torch.device("cpu")
-
-
 def setup(device: str = "auto") -> DistContext:
-    """Join the process group when launched by torchrun (or reuse an existing one)."""
+    """Join the process group when launched by torchrun (or reuse an existing one).
+
+    Args:
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, resolved by
+            :func:`endobench.predictor.resolve_device` (a plain ``cuda`` means this process's local
+            rank's GPU).
+
+    Raises:
+        ConfigError: A device that is not known or not available here.
+    """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if dist.is_available() and dist.is_initialized():
-        dev = choose_device(device, local_rank)
+        dev = resolve_device(device, local_rank)
         return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, dev, False)
     if world_size <= 1:
-        return DistContext(0, 1, 0, choose_device(device), False)
-    dev = choose_device(device, local_rank)
+        return DistContext(0, 1, 0, resolve_device(device), False)
+    dev = resolve_device(device, local_rank)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DistributedSampler
 
-from endobench.train import distributed as D
+import endobench.train.distributed as D
 from endobench.train.display import TrainingDisplay
 from endobench.train.fold_state import FoldState
 from endobench.train.loss import deep_supervision_loss

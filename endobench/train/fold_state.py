@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
+import endobench.train.distributed as D
 from endobench.errors import ConfigError
 from endobench.models.checkpoint import load_weights
-from endobench.train import distributed as D
 from endobench.train.fold_plan import FoldPlan
 from endobench.train.options import TrainConfig
 from endobench.train.recipe import Recipe

@@ -21,8 +21,8 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+import endobench.train.distributed as D
 from endobench.models.checkpoint import read_weights
-from endobench.train import distributed as D
 from endobench.train.display import TrainingDisplay
 from endobench.train.epoch import train_epoch, validate
 from endobench.train.fold_plan import FoldPlan, plan_training
