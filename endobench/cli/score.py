@@ -35,8 +35,11 @@ _STD_OF = {
 
 
 def score(
-    gt: Path = typer.Option(
-        ..., "--gt", help="Folder of ground-truth masks <name>.<ext> or <name>_mask.<ext>."
+    gt: Path | None = typer.Option(
+        None,
+        "--gt",
+        help="Folder of ground-truth masks <name>.<ext> or <name>_mask.<ext> "
+        "(optional with --negatives/--positives).",
     ),
     pred: Path = typer.Option(
         ..., "--pred", help="Folder of predictions <name>_mask.<ext> or <name>.<ext>."
@@ -70,6 +73,18 @@ def score(
         "--skip-problems",
         help="Leave out and list truths without prediction, clashing names and unreadable files.",
     ),
+    negatives: list[Path] = typer.Option(
+        [],
+        "--negatives",
+        help="Folder of polyp-free frames (images): their predictions are scored against empty "
+        "truths, and frame-level detection figures are added. Repeatable.",
+    ),
+    positives: list[Path] = typer.Option(
+        [],
+        "--positives",
+        help="Folder of polyp frames without masks (images): counted for detection "
+        "sensitivity only. Repeatable.",
+    ),
 ) -> None:
     """Score predictions with the EndoCV2021 toolkit's exact numbers (no torch)."""
     import warnings
@@ -82,18 +97,28 @@ def score(
             from endobench.errors import ScoringError
 
             raise ScoringError(f"{path} already exists: choose another file or pass --overwrite")
+    options = dict(
+        missing="empty" if missing_as_empty else "error",
+        test_type=test_type,
+        progress=progress,
+        standard=standard,
+        gt_threshold=gt_threshold,
+        on_problem="skip" if skip_problems else "error",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScoringWarning)
-        result = score_folders(
-            gt,
-            pred,
-            missing="empty" if missing_as_empty else "error",
-            test_type=test_type,
-            progress=progress,
-            standard=standard,
-            gt_threshold=gt_threshold,
-            on_problem="skip" if skip_problems else "error",
-        )
+        if negatives or positives:
+            from endobench.metrics.frames import score_frames
+
+            result = score_frames(
+                pred, gt_dir=gt, negatives=negatives, positives=positives, **options
+            )
+        elif gt is None:
+            from endobench.errors import ConfigError
+
+            raise ConfigError("nothing to score against: pass --gt, --negatives or --positives")
+        else:
+            result = score_folders(gt, pred, **options)
     from rich.console import Console
 
     console = Console()
@@ -108,7 +133,10 @@ def score(
 
         for line in bounded_problems(result.skipped):
             err_console.print(f"  - {line}", highlight=False, soft_wrap=True, markup=False)
-    console.print(_summary_table(result))
+    if result.summary is not None:
+        console.print(_summary_table(result))
+    if result.detection is not None:
+        console.print(_detection_table(result.detection))
     if result.standard is not None:
         console.print(_standard_table(result.standard))
     if json_file is not None:
@@ -156,6 +184,21 @@ def _summary_table(result):
     table.add_column("std", justify="right")
     for key, label in _SUMMARY_ROWS:
         table.add_row(label, _fmt(values[key]), _fmt(values[_STD_OF[key]]))
+    return table
+
+
+def _detection_table(figures: dict):
+    from rich.table import Table
+
+    from endobench.metrics.detection import detection_rows
+
+    table = Table(
+        title="Frame-level detection", caption="a frame is called polyp when its mask is not empty"
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in detection_rows(figures):
+        table.add_row(label, value)
     return table
 
 

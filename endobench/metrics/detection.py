@@ -235,5 +235,27 @@ class DetectionAccumulator:
         return len(self.truth)
 
 
+def detection_rows(figures: dict) -> list[tuple[str, str]]:
+    """Return ``(label, value)`` rows of the figures for a printed table (``-`` where undefined).
+
+    Rates are percentages with the frame counts they come from (``"72.1 % (300 of 416)"``).
+    """
+
+    def rate(value: float | None, total: int) -> str:
+        if value is None:
+            return "-"
+        return f"{100 * value:.1f} % ({round(value * total)} of {total})"
+
+    positives, negatives = figures["n_positive_frames"], figures["n_negative_frames"]
+    area = figures["auroc"]
+    return [
+        ("frames with a polyp / polyp-free", f"{positives} / {negatives}"),
+        ("FP frame rate (polyp-free called polyp)", rate(figures["fp_frame_rate"], negatives)),
+        ("sensitivity (polyp frames called polyp)", rate(figures["sensitivity"], positives)),
+        ("specificity (polyp-free called polyp-free)", rate(figures["specificity"], negatives)),
+        (f"AUROC of the {figures['frame_score']}", "-" if area is None else f"{area:.4f}"),
+    ]
+
+
 def _bools(values: Sequence[bool]) -> np.ndarray:
     return np.asarray(values, dtype=bool).reshape(-1)

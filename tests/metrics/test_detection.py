@@ -13,6 +13,7 @@ from endobench.metrics.detection import (
     DetectionAccumulator,
     auroc,
     detection_figures,
+    detection_rows,
     foreground_fraction,
     fp_frame_rate,
     frame_counts,
@@ -124,3 +125,14 @@ def test_accumulator_matches_the_function():
     expected = detection_figures(truth, predicted, scores.tolist(), FOREGROUND_FRACTION)
     assert accumulator.compute() == expected
     assert expected["frame_score"] == FOREGROUND_FRACTION
+
+
+def test_detection_rows_for_tables():
+    figures = detection_figures(
+        [True] * 3 + [False] * 4, [True, True, False, True, False, False, False]
+    )
+    rows = dict(detection_rows(figures))
+    assert rows["frames with a polyp / polyp-free"] == "3 / 4"
+    assert rows["FP frame rate (polyp-free called polyp)"] == "25.0 % (1 of 4)"
+    assert rows["sensitivity (polyp frames called polyp)"] == "66.7 % (2 of 3)"
+    assert rows["AUROC of the max_probability"] == "-"

@@ -146,3 +146,26 @@ def test_missing_predictions_and_clashes(frames):
     _write(frames / "kv" / "masks" / "p1.png", _mask((1, 1, 3, 3)))
     with pytest.raises(DataError, match="pass its masks as --gt"):
         score_frames(frames / "pred", positives=[frames / "kv"], progress=False)
+
+
+def test_score_command_with_negatives_and_positives(frames, tmp_path):
+    from typer.testing import CliRunner
+
+    from endobench.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "s.json"
+    args = ["score", "--pred", str(frames / "pred"), "--negatives", str(frames / "neg")]
+    result = runner.invoke(
+        app, [*args, "--positives", str(frames / "pos"), "--json", str(out), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Frame-level detection" in result.output and "33.3 % (1 of 3)" in result.output
+    data = json.loads(out.read_text())
+    assert data["detection"]["n_positive_frames"] == 2 and "EndoCV2021_seg" in data
+    only_positive = runner.invoke(
+        app, ["score", "--pred", str(frames / "pred"), "--positives", str(frames / "pos")]
+    )
+    assert only_positive.exit_code == 0 and "50.0 % (1 of 2)" in only_positive.output
+    nothing = runner.invoke(app, ["score", "--pred", str(frames / "pred")])
+    assert nothing.exit_code == 2 and "pass --gt, --negatives or --positives" in nothing.output
