@@ -141,7 +141,8 @@ class Predictor:
         model: A registered model name, or a module built by ``create_model``.
         weights: Checkpoint path, a list of paths (a fold ensemble: probabilities are averaged),
             ``"default"``, or None for the model's packaged default weights.
-        size: Square input side (default: the model's ``input_size``); a multiple of 32.
+        size: Square input side (default: the model's ``input_size``); a multiple of the model's
+            ``size_multiple``.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
         dtype: None/``"float32"``, or ``"bfloat16"``/``"float16"`` for autocast.
         allow_random: With no weights at all, run random weights instead of raising (tests,
@@ -166,7 +167,7 @@ class Predictor:
         optimise: bool | str = "auto",
         batch_size: int = 8,
     ):
-        from endobench.models import create_model
+        from endobench.models import ModelConfig, create_model
         from endobench.models.checkpoint import default_weights_path, missing_weights_error
 
         self._device = resolve_device(device)
@@ -198,7 +199,7 @@ class Predictor:
         self._config = cfg
         self._metas = metas
         self._size = int(size or cfg["input_size"])
-        multiple = int(cfg.get("size_multiple", 32))
+        multiple = int(cfg.get("size_multiple", ModelConfig.size_multiple))
         if self._size % multiple:
             raise ConfigError(f"input size {self._size} is not a multiple of {multiple}")
         self._post = check_params(cfg["postprocess"]) if cfg.get("postprocess") else None

@@ -6,7 +6,6 @@ them; ``model_config(name)`` describes one. Importing this package registers the
 
 from endobench.models.registry import (  # noqa: I001  (registry first: the models register into it)
     ModelConfig,
-    create_model,
     is_registered,
     list_models,
     model_config,
@@ -15,6 +14,7 @@ from endobench.models.registry import (  # noqa: I001  (registry first: the mode
 )
 from endobench.models import lite, pranet  # noqa: F401,E402  (register the built-in models)
 from endobench.models.checkpoint import load_checkpoint, load_weights, save_checkpoint  # noqa: E402
+from endobench.models.factory import create_model  # noqa: E402
 from endobench.models.postprocess import calibrate, postprocess, reference_area_from_masks  # noqa: E402
 
 __all__ = [

@@ -24,6 +24,7 @@ from torch import nn
 from endobench import __version__
 from endobench.errors import WeightsError
 from endobench.io import atomic_path, sha256_file
+from endobench.models.registry import model_config
 
 METADATA_KEY = "endobench"
 FORMAT_VERSION = 1
@@ -33,16 +34,12 @@ _SHOW = 3
 
 def default_weights_path(model_name: str) -> Path | None:
     """Return where the packaged default weights of a model live (None if it names none)."""
-    from endobench.models.registry import model_config
-
     filename = model_config(model_name).default_weights
     return WEIGHTS_DIR / filename if filename else None
 
 
 def missing_weights_error(model_name: str) -> WeightsError:
     """The one-line error for a model asked to run with packaged weights it does not have."""
-    from endobench.models.registry import model_config
-
     config = model_config(model_name)
     where = default_weights_path(model_name) or WEIGHTS_DIR
     return WeightsError(
@@ -232,8 +229,6 @@ def load_weights(
     Raises:
         WeightsError: Missing default weights, unreadable file, or weights that do not fit.
     """
-    from endobench.models.registry import model_config
-
     cfg = getattr(model, "endobench_cfg", None) or {}
     name = model_name or cfg.get("name")
     config = model_config(name)

@@ -31,7 +31,6 @@ from endobench.models.postprocess import DEFAULT_POSTPROCESS
 from endobench.models.registry import register_model
 
 TIMM_NAME = "tf_efficientnet_lite0"
-LITE_CHANNELS = (40, 112, 320)
 LITE_MEAN = (0.5, 0.5, 0.5)
 LITE_STD = (0.5, 0.5, 0.5)
 #: Classifier tensors of the ImageNet network that the features-only backbone does not hold.
@@ -119,7 +118,7 @@ def lite_backbone(pretrained: bool = False, weights: str | os.PathLike | None = 
 def _lite_net(pretrained_backbone: bool, backbone_weights, **kwargs) -> nn.Module:
     kwargs.setdefault("ra_channels", LITE_RA_CHANNELS)
     return ParallelReverseAttentionNet(
-        lite_backbone(pretrained_backbone, backbone_weights), LITE_CHANNELS, **kwargs
+        lite_backbone(pretrained_backbone, backbone_weights), **kwargs
     )
 
 
@@ -133,7 +132,6 @@ _LITE = dict(
     default_weights="brp_lite.safetensors",
     filter_fn=checkpoint_filter_fn,
     infer_kwargs=head_kwargs_from_state_dict,
-    size_multiple=32,
 )
 
 

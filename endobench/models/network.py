@@ -1,7 +1,8 @@
 """The parallel partial-decoder + reverse-attention network shared by ``pranet``, ``brp*``, ``bp``,
 ``br`` and ``brp_lite*``, and the ``checkpoint_filter_fn`` that maps official checkpoints onto it.
 
-Given backbone features f3, f4, f5 (strides 8, 16, 32):
+Given backbone features f3, f4, f5 (strides s, 2s, 4s: 8, 16, 32 for the built-in backbones; the
+channel counts and strides come from the timm backbone's ``feature_info``):
 
 - the partial decoder reduces them (receptive-field blocks) and aggregates them into the global map
   M_g at stride 8 (``decoder=True``), or a small head predicts a coarse map from f5 alone
@@ -10,8 +11,9 @@ Given backbone features f3, f4, f5 (strides 8, 16, 32):
   (``reverse_attention=True``; without them the model is the ``bp`` ablation).
 
 ``forward`` returns the logit maps at input resolution in PraNet's order: the first map, then each
-reverse-attention output from deep to shallow; the last is the prediction. Resizes use PraNet's fixed
-scale factors, so input sides must be multiples of 32.
+reverse-attention output from deep to shallow; the last is the prediction. Resizes use fixed scale
+factors (the strides), so input sides must be multiples of the deepest stride
+(:attr:`ParallelReverseAttentionNet.output_stride`).
 """
 
 from __future__ import annotations
@@ -34,14 +36,14 @@ OFFICIAL_BACKBONE_PREFIX = "resnet."
 
 
 class ParallelReverseAttentionNet(nn.Module):
-    """PraNet's head on any backbone returning at least three features of strides 8, 16, 32.
+    """PraNet's head on any timm features-only backbone (its last three features, strides s, 2s, 4s).
 
     Submodule names follow the official PraNet code (``rfb2_1``, ``agg1``, ``ra4_conv1`` ...) so that
     official checkpoints load with only the backbone prefix renamed.
 
     Args:
-        backbone: Module returning a list of features; the last three are used (strides 8, 16, 32).
-        feature_channels: Channels of those three features, shallow to deep.
+        backbone: timm ``features_only`` module returning a list of features; the last three are
+            used. Their channel counts and strides are read from its ``feature_info``.
         channels: Channels of the reduced features in the partial decoder (32 in PraNet).
         decoder: Build the partial decoder (else a coarse head on f5 starts the refinement).
         reverse_attention: Build the three reverse-attention branches.
@@ -51,7 +53,6 @@ class ParallelReverseAttentionNet(nn.Module):
     def __init__(
         self,
         backbone: nn.Module,
-        feature_channels: tuple[int, int, int],
         channels: int = 32,
         decoder: bool = True,
         reverse_attention: bool = True,
@@ -60,7 +61,8 @@ class ParallelReverseAttentionNet(nn.Module):
         super().__init__()
         if not (decoder or reverse_attention):
             raise ConfigError("the network needs the partial decoder, reverse attention, or both")
-        c3, c4, c5 = feature_channels
+        c3, c4, c5 = backbone_channels(backbone)
+        self.strides = backbone_strides(backbone)
         self.backbone = backbone
         self.has_decoder = decoder
         self.has_reverse_attention = reverse_attention
@@ -88,6 +90,11 @@ class ParallelReverseAttentionNet(nn.Module):
             self.ra2_conv4 = ConvBN(w3, 1, 3, padding=1)
 
     @property
+    def output_stride(self) -> int:
+        """The deepest feature's stride: input sides must be multiples of it."""
+        return self.strides[-1]
+
+    @property
     def num_outputs(self) -> int:
         """How many logit maps ``forward`` returns."""
         return 4 if self.has_reverse_attention else 1
@@ -95,19 +102,20 @@ class ParallelReverseAttentionNet(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Return the logit maps (B x 1 x H x W each), the prediction last."""
         height, width = x.shape[-2:]
-        if height % 32 or width % 32:
+        s3, s4, s5 = self.strides
+        if height % s5 or width % s5:
             raise ConfigError(
-                f"input of {height}x{width} pixels: both sides must be multiples of 32 "
+                f"input of {height}x{width} pixels: both sides must be multiples of {s5} "
                 "(resize images to the model's input size first)"
             )
         f3, f4, f5 = self.backbone(x)[-3:]
         if self.has_decoder:
             global_map = self.agg1(self.rfb4_1(f5), self.rfb3_1(f4), self.rfb2_1(f3))
-            maps = [upsample(global_map, 8)]
-            prior = upsample(global_map, 0.25)
+            maps = [upsample(global_map, s3)]
+            prior = upsample(global_map, s3 / s5)
         else:
             prior = self.head5(f5)
-            maps = [upsample(prior, 32)]
+            maps = [upsample(prior, s5)]
         if not self.has_reverse_attention:
             return maps
 
@@ -116,22 +124,56 @@ class ParallelReverseAttentionNet(nn.Module):
         r = F.relu(self.ra4_conv3(r))
         r = F.relu(self.ra4_conv4(r))
         map5 = self.ra4_conv5(r) + prior
-        maps.append(upsample(map5, 32))
+        maps.append(upsample(map5, s5))
 
-        prior = upsample(map5, 2)
+        prior = upsample(map5, s5 // s4)
         r = self.ra3_conv1(reverse_attention(prior, f4))
         r = F.relu(self.ra3_conv2(r))
         r = F.relu(self.ra3_conv3(r))
         map4 = self.ra3_conv4(r) + prior
-        maps.append(upsample(map4, 16))
+        maps.append(upsample(map4, s4))
 
-        prior = upsample(map4, 2)
+        prior = upsample(map4, s4 // s3)
         r = self.ra2_conv1(reverse_attention(prior, f3))
         r = F.relu(self.ra2_conv2(r))
         r = F.relu(self.ra2_conv3(r))
         map3 = self.ra2_conv4(r) + prior
-        maps.append(upsample(map3, 8))
+        maps.append(upsample(map3, s3))
         return maps
+
+
+def backbone_channels(backbone: nn.Module) -> tuple[int, int, int]:
+    """Return the channel counts of a timm features-only backbone's last three features.
+
+    Raises:
+        ConfigError: The backbone has no timm ``feature_info`` or fewer than three features.
+    """
+    return tuple(_feature_info(backbone).channels()[-3:])
+
+
+def backbone_strides(backbone: nn.Module) -> tuple[int, int, int]:
+    """Return the strides of a timm features-only backbone's last three features (s, 2s, 4s).
+
+    Raises:
+        ConfigError: No timm ``feature_info``, or strides that do not double from one to the next
+            (the partial decoder and reverse attention resize by 2 between them).
+    """
+    strides = tuple(int(r) for r in _feature_info(backbone).reduction()[-3:])
+    if strides[1] != 2 * strides[0] or strides[2] != 2 * strides[1]:
+        raise ConfigError(
+            f"backbone feature strides {strides}: the network needs three strides s, 2s, 4s"
+        )
+    return strides
+
+
+def _feature_info(backbone: nn.Module):
+    info = getattr(backbone, "feature_info", None)
+    if info is None or not hasattr(info, "channels") or len(info.channels()) < 3:
+        raise ConfigError(
+            f"{type(backbone).__name__}: the network needs a timm features_only backbone with "
+            "at least three features (its feature_info gives their channels and strides)"
+        )
+    return info
 
 
 def strip_prefix(state_dict: dict, prefix: str = "module.") -> dict:

@@ -30,13 +30,10 @@ from endobench.models.network import (
 from endobench.models.postprocess import DEFAULT_POSTPROCESS
 from endobench.models.registry import register_model
 
-RES2NET_CHANNELS = (512, 1024, 2048)
 PRANET_HINT = (
     "use the official PraNet-19.pth (github.com/DengPingFan/PraNet) or train with `endobench train`"
 )
-_COMMON = dict(
-    filter_fn=checkpoint_filter_fn, infer_kwargs=head_kwargs_from_state_dict, size_multiple=32
-)
+_COMMON = dict(filter_fn=checkpoint_filter_fn, infer_kwargs=head_kwargs_from_state_dict)
 
 
 def res2net_backbone(backbone_weights: str | os.PathLike | None = None) -> nn.Module:
@@ -87,9 +84,7 @@ def _res2net_net(pretrained_backbone: bool, backbone_weights, **kwargs) -> nn.Mo
             "res2net50_v1b_26w_4s-3cf99910.pth: no ImageNet Res2Net weights install offline; "
             "pass backbone_weights=<path to that file> (nothing is downloaded)"
         )
-    return ParallelReverseAttentionNet(
-        res2net_backbone(backbone_weights), RES2NET_CHANNELS, **kwargs
-    )
+    return ParallelReverseAttentionNet(res2net_backbone(backbone_weights), **kwargs)
 
 
 def _with_postprocess(model: nn.Module, postprocess: dict | None) -> nn.Module:

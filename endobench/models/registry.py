@@ -1,9 +1,10 @@
-"""The model registry: ``@register_model`` factories, ``create_model`` and third-party plugins.
+"""The model registry: ``@register_model`` factories, their configurations and third-party plugins.
 
 Every model is a factory function decorated with :func:`register_model`; the decorator records the
 model's configuration (default input size, normalisation, post-processing, default weights and the
-``checkpoint_filter_fn`` that remaps foreign checkpoints). :func:`create_model` builds the network,
-attaches ``model.endobench_cfg`` and loads weights when asked.
+``checkpoint_filter_fn`` that remaps foreign checkpoints). Building a model is
+:func:`endobench.models.factory.create_model`'s job; this module only knows names (it imports
+neither torch nor the checkpoint code).
 
 Third-party packages add models through the entry-point group ``endobench.models``: each entry point
 names a module (importing it registers its models) or a callable (calling it registers them). They are
@@ -39,7 +40,8 @@ class ModelConfig:
         mean: Per-channel normalisation mean for RGB values scaled to [0, 1].
         std: Per-channel normalisation standard deviation.
         num_outputs: How many logit maps ``forward`` returns (the prediction is the last).
-        size_multiple: Input sides must be multiples of this.
+        size_multiple: Input sides must be multiples of this: the deepest feature's stride, 32 for
+            every built-in backbone (the network checks it against its backbone's ``feature_info``).
         postprocess: Default post-processing parameters, or None for a plain ``> 0.5`` threshold.
         default_weights: File name of packaged weights under ``endobench/weights``, or None.
         weights_hint: One sentence telling a user how to obtain weights for this model.
@@ -153,8 +155,8 @@ def reload_plugins() -> None:
 
 
 def _ensure_loaded() -> None:
-    import endobench.models  # noqa: F401  (registers the built-in models)
-
+    # The built-in models registered themselves when the package endobench.models was imported
+    # (always before this module); plugins load on the first look-up.
     if not _plugins_loaded:
         _load_plugins()
 
@@ -186,59 +188,11 @@ def is_registered(name: str) -> bool:
     return name in _FACTORIES
 
 
-def create_model(name: str, weights: str | None = None, **kwargs: Any):
-    """Build a registered model, attach its configuration and optionally load weights.
-
-    Args:
-        name: A registered model name (see :func:`list_models`).
-        weights: None for random initialisation (plus any backbone initialisation the factory's
-            kwargs ask for), ``"default"`` for the packaged weights, or a path to an endobench
-            ``.safetensors`` checkpoint or a plain torch state dict (official files welcome).
-        **kwargs: Passed to the factory (e.g. ``pretrained_backbone=True``, ``backbone_weights=``).
-
-    Returns:
-        The ``nn.Module``; ``model.endobench_cfg`` holds the configuration as a dictionary and,
-        after loading a checkpoint, ``model.endobench_weights`` describes the file (path, sha256,
-        metadata).
+def model_factory(name: str) -> Callable[..., Any]:
+    """Return the factory function registered under ``name``.
 
     Raises:
-        EndobenchError: Unknown model name.
-        WeightsError: Weights missing or not fitting the model.
+        EndobenchError: Unknown name (the message lists the known ones).
     """
-    config = model_config(name)
-    loaded = None
-    if weights is not None:
-        from endobench.models.checkpoint import read_weights
-
-        loaded = read_weights(name, weights)
-        if config.infer_kwargs is not None:
-            kwargs = {**config.infer_kwargs(loaded[0]), **kwargs}
-    loads_backbone = bool(kwargs.get("pretrained_backbone") or kwargs.get("backbone_weights"))
-    model = _build(_FACTORIES[name], kwargs, skip_init=loaded is not None and not loads_backbone)
-    cfg = config.to_dict()
-    cfg.update(getattr(model, "endobench_cfg", None) or {})
-    model.endobench_cfg = cfg
-    model.endobench_weights = None
-    if loaded is not None:
-        from endobench.models.checkpoint import load_weights
-
-        load_weights(model, weights, model_name=name, loaded=loaded)
-    return model
-
-
-def _build(factory: Callable, kwargs: dict, skip_init: bool):
-    """Call the factory; when weights will overwrite every tensor, skip the random initialisation.
-
-    The network is then built on the ``meta`` device and given empty CPU storage, which the strict
-    checkpoint load fills completely. Models with non-persistent buffers (not in checkpoints) are
-    built normally.
-    """
-    import torch
-
-    if not skip_init:
-        return factory(**kwargs)
-    with torch.device("meta"):
-        model = factory(**kwargs)
-    if any(m._non_persistent_buffers_set for m in model.modules()):
-        return factory(**kwargs)
-    return model.to_empty(device="cpu")
+    model_config(name)
+    return _FACTORIES[name]
