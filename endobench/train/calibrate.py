@@ -1,19 +1,25 @@
-"""`endobench calibrate`: the seed paper's post-processing parameters for a trained checkpoint.
+"""`endobench calibrate`: the seed paper's post-processing for a trained checkpoint, chosen at an
+operating point.
 
-- ``reference_area``: the smallest polyp of the *training* ground truth, as a fraction of its image
-  area (so it carries across resolutions);
-- ``confidence`` and ``polarise``: chosen on the *validation* data, maximising mean Dice over a grid
-  (:func:`endobench.models.postprocess.calibrate`).
+- candidates: ``reference_area`` = the smallest polyp of the *training* ground truth (a fraction
+  of its image area, so it carries across resolutions) times 1, 2, 4 ... 32; ``confidence`` and
+  ``polarise`` on a grid (:mod:`endobench.train.operating_point`);
+- validation frames: positive frames (``--val-data``, or the images training held back) and
+  negative frames (empty truths, and ``--negatives`` folders minus frames that trained the
+  weights). Never a test set: data named ``test`` and PraNet's test ids are refused, and so are
+  positive frames that trained the weights;
+- choice: the highest mean Dice on positive frames whose false-positive frame rate on the negative
+  frames is within ``--max-fp-rate``. The trade-off curve is printed and plotted.
 
 The parameters go into the checkpoint's metadata (``postprocess``), with the validation metrics of
 a plain ``> 0.5`` threshold ("before") and of the post-processing ("after"): mean Dice, Jaccard,
-precision (PPV) and recall with the EndoCV2021 toolkit's formulas (:mod:`endobench.metrics`), on
-the ``> 127`` masks that training uses.
+precision (PPV) and recall over positive frames with the EndoCV2021 toolkit's formulas
+(:mod:`endobench.metrics`), on the ``> 127`` masks that training uses, and the false-positive
+frame rates.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +31,17 @@ import torch.nn.functional as F
 
 from endobench.errors import ConfigError, WeightsError
 from endobench.train.display import TrainingDisplay
+from endobench.train.operating_point import (
+    DEFAULT_MAX_FP_RATE,
+    REPORTED,
+    FrameTable,
+    Grid,
+    TradeOff,
+    curve_table,
+    plot_trade_off,
+    positive_metrics,
+    trade_off,
+)
 from endobench.train.pairs import Pair, resize_image, resolve_pairs
 
 
@@ -61,7 +78,7 @@ def iter_probabilities(
     size: int,
     device: torch.device,
     batch_size: int = 8,
-    progress: EpochProgress | None = None,
+    progress: TrainingDisplay | None = None,
     what: str = "predicting validation images",
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Run the model on each pair's image (resized as in training) and yield full-size maps.
@@ -76,7 +93,7 @@ def iter_probabilities(
     mean = torch.tensor(cfg.get("mean", (0.485, 0.456, 0.406)), device=device).view(1, 3, 1, 1)
     std = torch.tensor(cfg.get("std", (0.229, 0.224, 0.225)), device=device).view(1, 3, 1, 1)
     model.eval().to(device)
-    progress = progress or EpochProgress(enabled=False)
+    progress = progress or TrainingDisplay(enabled=False)
     with progress.task(what, total=len(pairs)) as advance:
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start : start + batch_size]
@@ -89,9 +106,7 @@ def iter_probabilities(
                 full = F.interpolate(
                     prob[i : i + 1], size=image.shape[:2], mode="bilinear", align_corners=False
                 )
-                truth = (
-                    read_mask(pair.mask) if pair.mask else np.zeros(image.shape[:2], dtype=bool)
-                )
+                truth = read_mask(pair.mask) if pair.mask else np.zeros(image.shape[:2], dtype=bool)
                 yield full[0, 0].cpu().numpy(), truth
             advance(len(chunk))
 
@@ -139,7 +154,7 @@ def calibrate_model(
             f"{len(overlap)} validation images are also training images (e.g. {sorted(overlap)[0]}); "
             "give --val-data disjoint from --train-data"
         )
-    bars = EpochProgress(enabled=progress)
+    bars = TrainingDisplay(enabled=progress)
     train_masks = []
     with bars.task("reading training masks", total=len(train_pairs)) as advance:
         for pair in train_pairs:
@@ -174,6 +189,9 @@ def calibrate_checkpoint(
     train_data: Sequence[str],
     val_data: Sequence[str] | None = None,
     *,
+    negatives: Sequence[str] | None = None,
+    max_fp_rate: float = DEFAULT_MAX_FP_RATE,
+    plot: str | Path | None = None,
     data_root: str | None = None,
     out: str | Path | None = None,
     device: str = "auto",
@@ -182,29 +200,41 @@ def calibrate_checkpoint(
     progress: bool = True,
     store_dtype: str | None = None,
 ) -> CalibrationResult:
-    """Calibrate a checkpoint's post-processing and store the parameters in its metadata.
+    """Calibrate a checkpoint's post-processing at an operating point and store it in its metadata.
 
     Args:
         checkpoint: An endobench ``.safetensors`` checkpoint (its metadata names the model).
-        train_data: Data whose ground truth gives the reference area (the training data).
-        val_data: Data on which the thresholds are chosen and the metrics reported. None: the
-            validation images the checkpoint's training held back from ``train_data`` (their ids
-            are in its metadata); the reference area then comes from the other images only.
+        train_data: Data whose ground truth gives the smallest polyp (the training data).
+        val_data: Validation frames. None: the images the checkpoint's training held back from
+            ``train_data`` (their ids are in its metadata); the smallest polyp then comes from the
+            other images only. Never a test set.
+        negatives: Folders of polyp-free frames for the false-positive frame rate; frames that
+            trained the weights (recorded in the checkpoint) are left out.
+        max_fp_rate: The false-positive frame budget.
+        plot: Where to write the trade-off plot (default ``<out stem>.calibration.png`` beside
+            the written checkpoint, replaced with it).
         data_root: Where named data sets live.
         out: Write the calibrated checkpoint here; None updates ``checkpoint`` in place (atomically).
         device: ``auto``, ``cpu`` or ``cuda``.
         batch_size: Images per forward pass.
-        grid: Threshold grid (default: the post-processing module's).
+        grid: Candidate values (see :class:`~endobench.train.operating_point.Grid`).
         progress: Show progress bars.
         store_dtype: ``"float16"`` to store the calibrated tensors in half precision (the shipped
             weights), ``"float32"``, or None to keep the checkpoint's precision.
 
     Raises:
         WeightsError: The checkpoint cannot be read or does not name its model.
-        ConfigError: ``out`` exists already, or the data sets overlap.
+        ConfigError: ``out`` or ``plot`` exists already, the data sets overlap, validation frames
+            come from a test set or trained the weights, or no candidate keeps within the budget
+            (the plot is written first).
     """
     from endobench.models import create_model, load_checkpoint, save_checkpoint
-    from endobench.train.distributed import choose_device
+    from endobench.predictor import resolve_device
+    from endobench.train.provenance import (
+        refuse_test_data,
+        refuse_trained_or_test_ids,
+        untrained_negatives,
+    )
 
     if store_dtype is not None and store_dtype not in _STORE_DTYPES:
         raise ConfigError(f"--dtype {store_dtype!r}: use one of {', '.join(_STORE_DTYPES)}")
@@ -214,6 +244,9 @@ def calibrate_checkpoint(
         raise ConfigError(
             f"{target} already exists; choose another --out or omit it to update {checkpoint}"
         )
+    if plot is not None and Path(plot).exists():
+        raise ConfigError(f"{plot} already exists; choose another --plot")
+    plot = Path(plot) if plot is not None else target.with_name(f"{target.stem}.calibration.png")
     state_dict, metadata = load_checkpoint(checkpoint)
     name = metadata.get("model")
     if not name:
@@ -221,37 +254,55 @@ def calibrate_checkpoint(
             f"{checkpoint}: its metadata names no model; calibrate a checkpoint written by `endobench train`"
         )
     size = int(metadata.get("input_size") or 352)
-    model = create_model(name, weights=str(checkpoint))
     train_pairs, train_described = resolve_pairs(train_data, data_root)
     if val_data:
+        refuse_test_data(val_data)
         val_pairs, val_described = resolve_pairs(val_data, data_root)
     else:
         train_pairs, val_pairs = _held_back_split(checkpoint, metadata, train_pairs)
         val_described = [
             f"{len(val_pairs)} images held back from the training data by `endobench train`"
         ]
+    negative_pairs, negatives_described = untrained_negatives(metadata, negatives or [])
+    refuse_trained_or_test_ids(checkpoint, metadata, [*val_pairs, *negative_pairs])
+    model = create_model(name, weights=str(checkpoint))
     result = calibrate_model(
         model,
         size,
         train_pairs,
         val_pairs,
-        device=choose_device(device),
+        negative_pairs=negative_pairs,
+        max_fp_rate=max_fp_rate,
+        device=resolve_device(device),
         batch_size=batch_size,
         grid=grid,
         progress=progress,
     )
+    plot_trade_off(result.trade_off, plot, title=f"{name}: {checkpoint.name}")
+    result.plot = plot
+    if not result.params:
+        lowest = min(c.fp_rate for c in result.trade_off.candidates)
+        raise ConfigError(
+            f"no post-processing keeps the false-positive frame rate within --max-fp-rate "
+            f"{max_fp_rate:g} (lowest {lowest:.3f}, see {plot}); raise --max-fp-rate or train "
+            "with --negatives"
+        )
     dropped = ("path", "sha256", "format", "format_version", "dtype")
     new_meta = {k: v for k, v in metadata.items() if k not in dropped}
     new_meta["postprocess"] = result.params
     new_meta["calibration"] = {
         "train_data": train_described,
         "val_data": val_described,
+        "negatives": negatives_described,
         "n_train_masks": result.n_train_masks,
         "n_val": result.n_val,
-        "grid": {k: list(v) for k, v in grid.items()} if grid else "default",
+        "n_negative_frames": result.n_negatives,
+        "max_fp_rate": max_fp_rate,
+        "grid": Grid.from_dict(grid).to_dict(),
         "input_size": size,
-        "validation_before": result.before,
-        "validation_after": result.after,
+        "validation_before": result.before | {"fp_frame_rate": result.trade_off.plain_fp_rate},
+        "validation_after": result.after | {"fp_frame_rate": result.trade_off.chosen.fp_rate},
+        "sensitivity_after": result.trade_off.chosen.sensitivity,
         "source_sha256": metadata.get("sha256"),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -291,12 +342,27 @@ def _stored_dtype(state_dict: dict[str, torch.Tensor]) -> torch.dtype | None:
 def describe_calibration(result: CalibrationResult) -> str:
     """A few lines for the terminal: the parameters and the validation metrics before/after."""
     p = result.params
+    rates = result.trade_off
+    negatives = (
+        f"; false-positive frame rate on {result.n_negatives} negative frames: "
+        f"{rates.plain_fp_rate:.3f} at > 0.5, {rates.chosen.fp_rate:.3f} post-processed "
+        f"(budget {rates.max_fp_rate:g})"
+        if result.n_negatives
+        else "; no negative frames (give --negatives for a false-positive budget)"
+    )
     lines = [
-        f"post-processing: reference_area {p['reference_area']:.5f} (from {result.n_train_masks} training masks), "
-        f"confidence {p['confidence']:g}, polarise {p['polarise']:g}",
-        f"validation ({result.n_val} images)   " + "  ".join(f"{k:>8}" for k in REPORTED),
+        f"post-processing: reference_area {p['reference_area']:.5f} (smallest of "
+        f"{result.n_train_masks} training masks x {p['reference_area'] / rates.base_area:g}), "
+        f"confidence {p['confidence']:g}, polarise {p['polarise']:g}{negatives}",
+        f"positive frames ({result.n_val})  " + "  ".join(f"{k:>8}" for k in REPORTED),
         "  > 0.5 threshold       " + "  ".join(f"{result.before[k]:8.4f}" for k in REPORTED),
         "  post-processed        " + "  ".join(f"{result.after[k]:8.4f}" for k in REPORTED),
+        f"trade-off plot: {result.plot}" if result.plot else "",
         f"written: {result.checkpoint}",
     ]
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line)
+
+
+def trade_off_table(result: CalibrationResult):
+    """The rich table of the trade-off curve (see :func:`~endobench.train.operating_point.curve_table`)."""
+    return curve_table(result.trade_off)

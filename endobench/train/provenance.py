@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from endobench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from endobench.train.pairs import Pair
 
 #: ``"kvasir:train (folder Kvasir-SEG): 900 pairs"`` -> ``kvasir:train``.
 _DESCRIBED = re.compile(r"^\s*([A-Za-z0-9_\-]+):(train|test)\b")
@@ -119,6 +122,79 @@ def check_validation_ids(
             f"{path}: {len(seen)} of this run's validation images (e.g. {seen[0]}) trained those "
             f"weights; {hint}"
         )
+
+
+_TEST_NAME = re.compile(r"test", re.IGNORECASE)
+
+
+def refuse_test_data(names: Sequence[str]) -> None:
+    """Refuse validation data named as a test set: a ``:test`` split or a folder named ``*test*``.
+
+    Raises:
+        ConfigError: One line naming the data and the fix.
+    """
+    for name in names:
+        base, _, part = str(name).partition(":")
+        folder = Path(base).name if not part else ""
+        if _TEST_NAME.search(part) or _TEST_NAME.search(folder):
+            raise ConfigError(
+                f"{name}: looks like a test set; calibrate on validation data, never on a test "
+                "set (use the images training held back, or another --val-data)"
+            )
+
+
+def refuse_trained_or_test_ids(checkpoint: Path, metadata: dict, pairs: Sequence[Pair]) -> None:
+    """Refuse validation frames of PraNet's test split, or frames that trained the weights.
+
+    Raises:
+        ConfigError: One line naming an example frame and the fix.
+    """
+    tests = _pranet_test_ids()
+    in_test = sorted(p.id for p in pairs if p.id in tests)
+    if in_test:
+        raise ConfigError(
+            f"{len(in_test)} validation frames (e.g. {in_test[0]}) are in PraNet's test split; "
+            "calibrate on validation data, never on a test set"
+        )
+    trained = trained_on(metadata).ids or frozenset()
+    seen = sorted(p.id for p in pairs if p.id in trained)
+    if seen:
+        raise ConfigError(
+            f"{checkpoint}: {len(seen)} validation frames (e.g. {seen[0]}) trained those weights; "
+            "give --val-data the weights never trained on"
+        )
+
+
+def _pranet_test_ids() -> frozenset[str]:
+    from endobench.data import pranet_split
+
+    return frozenset(
+        f"{name}/{stem}" for name in ("kvasir", "clinicdb") for stem in pranet_split(name, "test")
+    )
+
+
+def untrained_negatives(metadata: dict, folders: Sequence[str]) -> tuple[list[Pair], list[str]]:
+    """The negative frames of ``folders`` that did not train the weights, and what was used.
+
+    Raises:
+        ConfigError: A folder named as a test set, or every frame trained the weights.
+    """
+    from endobench.train.negatives import resolve_negatives
+
+    if not folders:
+        return [], []
+    refuse_test_data(folders)
+    pairs, described = resolve_negatives(folders)
+    trained = trained_on(metadata).ids or frozenset()
+    kept = [p for p in pairs if p.id not in trained]
+    if len(kept) < len(pairs):
+        described.append(f"{len(pairs) - len(kept)} frames that trained the weights left out")
+    if not kept:
+        raise ConfigError(
+            f"every negative frame of {', '.join(map(str, folders))} trained the weights; give "
+            "--negatives frames held back from training (other sequences)"
+        )
+    return kept, described
 
 
 def _derive_from_pranet_lists(training: dict[str, Any]) -> frozenset[str] | None:

@@ -64,18 +64,19 @@ def test_calibration_chooses_the_thresholds_the_hand_made_maps_call_for(hand_mad
     train, val = hand_made
     train_pairs, _ = resolve_pairs([str(train)])
     val_pairs, _ = resolve_pairs([str(val)])
-    grid = {"confidence": (0.5, 0.9), "polarise": (0.3, 0.5, 0.7)}
+    grid = {"area_factors": (1,), "confidence": (0.5, 0.9), "polarise": (0.3, 0.5, 0.7)}
     result = calibrate_model(BrightnessModel(), SIDE, train_pairs, val_pairs, grid=grid)
 
     assert result.params["reference_area"] == pytest.approx(64 / 4096)
-    # confidence 0.9 clears the polyp-free map (no pixel above it), 0.5 would keep its 100 pixels;
-    # polarise 0.5 keeps exactly the square: 0.3 adds the ring, 0.7 drops the square's edge.
+    # confidence 0.9 clears the polyp-free map (no pixel above it), 0.5 would keep its 100 pixels
+    # (a false-positive frame, over the 0.05 budget); polarise 0.5 keeps exactly the square: 0.3
+    # adds the ring, 0.7 drops the square's edge.
     assert result.params["confidence"] == 0.9
     assert result.params["polarise"] == 0.5
-    assert result.n_train_masks == 3 and result.n_val == 2
-    # > 0.5: the polyp is perfect (Dice 1), the empty image gets 100 false pixels (Dice 0, PPV 0).
-    assert result.before["dice"] == pytest.approx(0.5)
-    assert result.before["ppv"] == pytest.approx(0.5)
+    # v1's empty truth makes it a negative frame: Dice is over the positive frame v0.
+    assert result.n_train_masks == 3 and result.n_val == 1 and result.n_negatives == 1
+    assert result.before["dice"] == pytest.approx(1.0)
+    assert result.trade_off.plain_fp_rate == 1.0 and result.trade_off.chosen.fp_rate == 0.0
     assert result.after["dice"] == pytest.approx(1.0)
     assert result.after["jaccard"] == pytest.approx(1.0)
 
@@ -128,8 +129,39 @@ def test_cli_trains_brp_lite_then_calibrates_its_checkpoint(hand_made, tmp_path)
     assert {t.dtype for t in tensors.values() if t.is_floating_point()} == {torch.float16}
     assert meta["model"] == "brp_lite" and meta["input_size"] == 64
     assert meta["postprocess"]["reference_area"] == pytest.approx(64 / 4096)
-    assert set(meta["calibration"]["validation_after"]) == {"dice", "jaccard", "ppv", "recall"}
+    assert set(meta["calibration"]["validation_after"]) == {
+        "dice",
+        "jaccard",
+        "ppv",
+        "recall",
+        "fp_frame_rate",
+    }
     assert meta["training"]["best_epoch"] == 1  # the training metadata is kept
+
+    # With negatives: the trade-off table is printed and plotted, the budget recorded.
+    negatives = tmp_path / "negs"
+    negatives.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(negatives / f"n{i}.png"), np.full((SIDE, SIDE, 3), 40 * i, np.uint8))
+    with_negatives = runner.invoke(
+        app,
+        ["calibrate", str(out / "best.safetensors"), "--train-data", str(train)]
+        + ["--val-data", str(val), "--negatives", str(negatives), "--max-fp-rate", "1"]
+        + ["--out", str(tmp_path / "neg.safetensors"), "--device", "cpu"],
+    )
+    assert with_negatives.exit_code == 0, with_negatives.output
+    assert "post-processing trade-off" in with_negatives.output
+    assert "chosen" in with_negatives.output
+    assert (tmp_path / "neg.calibration.png").is_file()
+    _, meta = load_checkpoint(tmp_path / "neg.safetensors")
+    assert meta["calibration"]["max_fp_rate"] == 1.0
+    assert meta["calibration"]["n_negative_frames"] == 3 + 1  # the folder and calval's empty mask
+    refused = runner.invoke(
+        app,
+        ["calibrate", str(out / "best.safetensors"), "--train-data", str(train)]
+        + ["--val-data", str(tmp_path / "kvasir_test"), "--device", "cpu"],
+    )
+    assert refused.exit_code == 2 and "test set" in refused.output
 
     # Without --val-data: the 2 images training held back validate, the other 4 give the area;
     # without --out the checkpoint itself is updated.
@@ -142,3 +174,123 @@ def test_cli_trains_brp_lite_then_calibrates_its_checkpoint(hand_made, tmp_path)
     assert (meta["calibration"]["n_val"], meta["calibration"]["n_train_masks"]) == (2, 4)
     assert sorted(meta["training"]["validation_ids"]) == meta["training"]["validation_ids"]
     assert len(meta["training"]["validation_ids"]) == 2
+
+
+def _square(side: int, at: int = 10) -> np.ndarray:
+    mask = np.zeros((SIDE, SIDE), bool)
+    mask[at : at + side, at : at + side] = True
+    return mask
+
+
+@pytest.fixture(scope="module")
+def operating_point_data(tmp_path_factory):
+    """Positives p0 (24 x 24 at 0.95) and p1 (16 x 16 at 0.65); negatives n0 (300 pixels at 0.83,
+    more than p1's area) and n1 (dark)."""
+    root = tmp_path_factory.mktemp("opoint")
+    train, val, negs = root / "optrain", root / "opval", root / "opnegs"
+    for i, side in enumerate((8, 12)):  # smallest polyp: 64 of 4096 pixels
+        _write(train, f"t{i}", _square(side) * 200, _square(side))
+    _write(val, "p0", _square(24) * 242, _square(24))
+    _write(val, "p1", _square(16, at=30) * 166, _square(16, at=30))
+    negs.mkdir()
+    n0 = np.zeros((SIDE, SIDE, 3), np.uint8)
+    n0[5:20, 5:25, 0] = 212
+    cv2.imwrite(str(negs / "n0.png"), n0[..., ::-1])
+    cv2.imwrite(str(negs / "n1.png"), np.zeros((SIDE, SIDE, 3), np.uint8))
+    return train, val, negs
+
+
+def _probability(path: Path) -> np.ndarray:
+    red = cv2.imread(str(path))[..., 2].astype(np.float32) / 255
+    return np.clip(red, 1e-4, 1 - 1e-4)
+
+
+@pytest.mark.parametrize(
+    ("budget", "expected"),
+    [(0.0, (64 / 4096, 0.9, 0.3, 0.5)), (0.5, (64 / 4096, 0.3, 0.3, 1.0))],
+)
+def test_the_budget_decides_between_dice_and_false_positive_frames(
+    operating_point_data, budget, expected
+):
+    from endobench.metrics import mask_dice
+    from endobench.models.postprocess import postprocess
+    from endobench.train.negatives import resolve_negatives
+
+    train, val, negs = operating_point_data
+    train_pairs, _ = resolve_pairs([str(train)])
+    val_pairs, _ = resolve_pairs([str(val)])
+    neg_pairs, _ = resolve_negatives([negs])
+    grid = {"area_factors": (1, 2, 8), "confidence": (0.3, 0.9), "polarise": (0.3, 0.7)}
+    result = calibrate_model(
+        BrightnessModel(),
+        SIDE,
+        train_pairs,
+        val_pairs,
+        negative_pairs=neg_pairs,
+        max_fp_rate=budget,
+        grid=grid,
+    )
+    chosen = result.trade_off.chosen
+    area, confidence, polarise, dice = expected
+    assert chosen.reference_area == pytest.approx(area)
+    assert (chosen.confidence, chosen.polarise) == (confidence, polarise)
+    assert chosen.dice == pytest.approx(dice) and chosen.fp_rate <= budget
+
+    # Every candidate's figures are what the real post-processing and the one Dice give.
+    positives = [(_probability(p.image), cv2.imread(str(p.mask), 0) > 127) for p in val_pairs]
+    negatives = [_probability(p.image) for p in neg_pairs]
+    assert len(result.trade_off.candidates) == 3 * 2 * 2
+    for c in result.trade_off.candidates:
+        written = [postprocess(prob, **c.params) for prob, _ in positives]
+        dices = [
+            mask_dice(mask, truth) for mask, (_, truth) in zip(written, positives, strict=True)
+        ]
+        assert c.dice == pytest.approx(np.mean(dices), abs=1e-12)
+        assert c.sensitivity == np.mean([mask.any() for mask in written])
+        assert c.fp_rate == np.mean([postprocess(prob, **c.params).any() for prob in negatives])
+    assert result.after["dice"] == pytest.approx(dice)
+
+
+def test_no_candidate_within_the_budget_is_a_one_line_error_after_the_plot(
+    operating_point_data, tmp_path
+):
+    from endobench.cli import app
+    from endobench.models import create_model, save_checkpoint
+
+    train, val, _ = operating_point_data
+    bright = tmp_path / "bright"
+    bright.mkdir()
+    cv2.imwrite(str(bright / "all.png"), np.full((SIDE, SIDE, 3), 255, np.uint8))
+    # Large biases make the untrained network call every pixel of every frame a polyp.
+    model = create_model("brp_lite", pretrained_backbone=False)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("bias"):
+                tensor.fill_(10.0)
+    weights = tmp_path / "w.safetensors"
+    save_checkpoint(weights, model, {"model": "brp_lite", "input_size": 64})
+    plot = tmp_path / "curve.png"
+    args = ["calibrate", str(weights), "--train-data", str(train), "--val-data", str(val)]
+    args += ["--negatives", str(bright), "--max-fp-rate", "0", "--plot", str(plot)]
+    result = CliRunner().invoke(app, [*args, "--device", "cpu"])
+    assert result.exit_code == 2, result.output
+    assert "within --max-fp-rate 0" in result.output and "Traceback" not in result.output
+    assert plot.is_file()
+
+
+def test_validation_from_a_test_set_or_that_trained_the_weights_is_refused(tmp_path):
+    from endobench.errors import ConfigError
+    from endobench.train.pairs import Pair
+    from endobench.train.provenance import refuse_test_data, refuse_trained_or_test_ids
+
+    for name in ("kvasir:test", "data/TestDataset", "polyps_test"):
+        with pytest.raises(ConfigError, match="test set"):
+            refuse_test_data([name])
+    refuse_test_data(["kvasir:train", "data/validation"])
+    stem = "cju0u82z3cuma0835wlxrnrjv"  # in PraNet's Kvasir test list
+    with pytest.raises(ConfigError, match="PraNet's test split"):
+        refuse_trained_or_test_ids(Path("w"), {}, [Pair(f"kvasir/{stem}", Path("a.jpg"), None)])
+    trained = {"training": {"trained_ids": ["x/1", "x/2"]}}
+    with pytest.raises(ConfigError, match=r"w: 1 validation frames \(e.g. x/2\) trained"):
+        refuse_trained_or_test_ids(Path("w"), trained, [Pair("x/2", Path("a"), None)])
+    refuse_trained_or_test_ids(Path("w"), trained, [Pair("x/3", Path("a"), None)])
