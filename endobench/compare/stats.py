@@ -63,20 +63,34 @@ def _mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
 def bootstrap_means(
     values: np.ndarray, settings: StatsSettings
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bootstrap the mean of each row of ``values`` (runs x images) with one seeded generator.
+    """Bootstrap the mean of each row of ``values`` (runs x images).
+
+    Each row is one vectorised ``scipy.stats.bootstrap`` call with a fresh
+    ``numpy.random.default_rng(seed)``: its interval is exactly scipy's for that row alone, and
+    every row is resampled with the same image indices (paired resamples for the rankings).
 
     Returns:
         ``(ci_low, ci_high, distribution)``; ``distribution`` is runs x resamples. A row whose
         values are all equal gets the interval ``[value, value]`` (BCa is undefined there).
     """
-    from scipy import stats
-
     values = np.asarray(values, dtype=np.float64)
     rows, n = values.shape
     if n < 2:
         means = values.mean(axis=-1)
         return means.copy(), means.copy(), np.repeat(means[:, None], settings.n_resamples, axis=1)
-    batch = max(1, MAX_RESAMPLED_ELEMENTS // max(1, rows * n))
+    low, high = np.empty(rows), np.empty(rows)
+    distribution = np.empty((rows, settings.n_resamples))
+    for row in range(rows):
+        low[row], high[row], distribution[row] = _bootstrap_row(values[row], settings)
+    return low, high, distribution
+
+
+def _bootstrap_row(values: np.ndarray, settings: StatsSettings) -> tuple[float, float, np.ndarray]:
+    from scipy import stats
+
+    if np.ptp(values) == 0:
+        return float(values[0]), float(values[0]), np.full(settings.n_resamples, values[0])
+    batch = max(1, MAX_RESAMPLED_ELEMENTS // len(values))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = stats.bootstrap(
@@ -85,17 +99,12 @@ def bootstrap_means(
             n_resamples=settings.n_resamples,
             batch=None if batch >= settings.n_resamples else batch,
             vectorized=True,
-            axis=-1,
             confidence_level=settings.confidence,
             method=settings.method,
             rng=np.random.default_rng(settings.seed),
         )
-    low = np.atleast_1d(np.asarray(result.confidence_interval.low, dtype=np.float64)).copy()
-    high = np.atleast_1d(np.asarray(result.confidence_interval.high, dtype=np.float64)).copy()
-    constant = np.ptp(values, axis=-1) == 0
-    low[constant] = values[constant, 0]
-    high[constant] = values[constant, 0]
-    return low, high, np.asarray(result.bootstrap_distribution).reshape(rows, -1)
+    interval = result.confidence_interval
+    return float(interval.low), float(interval.high), np.asarray(result.bootstrap_distribution)
 
 
 def wilcoxon_greater(a: np.ndarray, b: np.ndarray, higher_is_better: bool = True) -> float:
