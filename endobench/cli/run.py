@@ -43,6 +43,11 @@ def run(
     data_root: str | None = typer.Option(
         None, "--data-root", help="Where named data sets are found."
     ),
+    skip_problems: bool = typer.Option(
+        False,
+        "--skip-problems",
+        help="Leave out and list pairing problems and unreadable files instead of refusing a set.",
+    ),
     size: int | None = typer.Option(
         None, "--size", help="Input side in pixels (default: the model's)."
     ),
@@ -97,6 +102,7 @@ def run(
         images=[str(p) for p in images],
         masks=[str(p) for p in masks],
         data_root=data_root,
+        skip_problems=skip_problems,
         size=size,
         sizes=_sizes(sizes),
         batch_size=batch_size,

@@ -139,6 +139,7 @@ def open_dataset(
     on_problem: str = "error",
     check_sizes_on_open: bool = True,
     check_files: bool | None = None,
+    masks: str | os.PathLike | None = None,
 ) -> Dataset:
     """Open the data set in folder ``root``, whatever its layout.
 
@@ -157,6 +158,9 @@ def open_dataset(
         check_files: Read every file while opening and count a truncated or undecodable one as
             a pairing problem (:func:`endobench.data.pairing.check_files`). Default: only when
             skipping (``on_problem="skip"``), so that a skipped set holds only readable files.
+        masks: A folder of masks for the images directly in ``root`` (``run --images --masks``):
+            a mask pairs with the image of its stem, with or without ``_mask``; the layout is
+            ``"images+masks"`` and the default name the folder's name.
 
     Returns:
         The :class:`Dataset`, samples sorted by id.
@@ -168,11 +172,15 @@ def open_dataset(
     if on_problem not in ("error", "skip"):
         raise ConfigError(f"on_problem={on_problem!r} is not supported: use 'error' or 'skip'")
     folder = as_path(root)
-    layout = detect_layout(folder)
-    set_name = name or default_name(folder)
+    if masks is not None:
+        layout, set_name = "images+masks", name or folder.name
+        listing = _list_with_masks(folder, as_path(masks))
+    else:
+        layout, set_name = detect_layout(folder), name or default_name(folder)
     if layout == "collection":
         return _open_collection(folder, set_name, on_problem, check_sizes_on_open, check_files)
-    listing = _LISTERS[layout](folder)
+    if masks is None:
+        listing = _LISTERS[layout](folder)
     if check_sizes_on_open:
         check_sizes(listing, folder)
     if on_problem == "skip" if check_files is None else check_files:
@@ -306,6 +314,13 @@ def _list_etis(folder: Path) -> Listing:
         folder,
         mask_key=_strip_p,
     )
+
+
+def _list_with_masks(folder: Path, masks: Path) -> Listing:
+    for what, path in (("image", folder), ("mask", masks)):
+        if not path.is_dir():
+            raise DataError(f"{what} folder {path} not found; check --{what}s")
+    return pair_folders(folder, masks, folder, mask_key=strip_mask_suffix)
 
 
 def _list_colondb(folder: Path) -> Listing:

@@ -29,6 +29,8 @@ class RunConfig:
         images: Image folders (any layout ``open_dataset`` knows, or plain image folders).
         masks: Mask folders paired with ``images`` in order (``--masks``), optional.
         data_root: Where named data sets are found (default: the data layer's default).
+        skip_problems: Leave out and list the inputs' pairing problems and unreadable files
+            (``--skip-problems``) instead of refusing the set.
         size: Input side in pixels (default: the model's).
         sizes: Several input sides: a sweep, one run folder per size (``<name>-<size>``).
         batch_size: Images per forward pass.
@@ -59,6 +61,7 @@ class RunConfig:
     images: list[str] = field(default_factory=list)
     masks: list[str] = field(default_factory=list)
     data_root: str | None = None
+    skip_problems: bool = False
     size: int | None = None
     sizes: list[int] = field(default_factory=list)
     batch_size: int = 1

@@ -54,7 +54,9 @@ def run_sweep(config: RunConfig) -> list[RunResult]:
     config.validate()
     if not config.sizes:
         return [run_benchmark(config)]
-    sets = resolve_inputs(config.datasets, config.images, config.masks, config.data_root)
+    sets = resolve_inputs(
+        config.datasets, config.images, config.masks, config.data_root, config.skip_problems
+    )
     with _threads(config.threads):
         return [_run(config.for_size(size, sweep=True), sets) for size in config.sizes]
 
@@ -75,7 +77,9 @@ def run_benchmark(config: RunConfig) -> RunResult:
     config.validate()
     if config.sizes:
         raise ConfigError("run_benchmark runs one size; use run_sweep for --sizes")
-    sets = resolve_inputs(config.datasets, config.images, config.masks, config.data_root)
+    sets = resolve_inputs(
+        config.datasets, config.images, config.masks, config.data_root, config.skip_problems
+    )
     with _threads(config.threads):
         return _run(config, sets)
 

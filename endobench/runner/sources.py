@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from endobench.data.dataset import Dataset, Sample, make_id
+from endobench.data.dataset import Dataset
 from endobench.errors import ConfigError, DataError
 from endobench.io import sha256_file
 
@@ -37,56 +37,44 @@ def set_name_for(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "set"
 
 
-def open_named(name: str, data_root: str | None) -> Dataset:
+def open_named(name: str, data_root: str | None, skip_problems: bool = False) -> Dataset:
     """Open a named data set (``kvasir``, ``kvasir:test``, ``polypgen/C1``, ``sample/kvasir``...).
 
     Raises:
-        DataError: Unknown name (listing the known ones) or data set not found under the data root.
+        DataError: Unknown name (listing the known ones), data set not found under the data root,
+            or (without ``skip_problems``) its pairing problems.
     """
     from endobench.data import load_dataset
 
-    return load_dataset(name, data_root)
+    return load_dataset(name, data_root, on_problem="skip" if skip_problems else "error")
 
 
-def open_folder(images: str, masks: str | None = None) -> Dataset:
+def open_folder(images: str, masks: str | None = None, skip_problems: bool = False) -> Dataset:
     """Open an image folder: any known layout, or ``images`` paired with ``masks`` by stem.
 
-    Masks pair with images whose stem equals theirs, with or without a ``_mask`` suffix.
+    The data layer's one pairing rule (:func:`endobench.data.open_dataset`): masks pair with
+    images whose stem equals theirs, with or without a ``_mask`` suffix.
 
     Raises:
-        DataError: Missing folders or pairing problems (listed by name).
+        DataError: Missing folders or (without ``skip_problems``) pairing problems, by name.
     """
     from endobench.data.layouts import open_dataset
-    from endobench.data.pairing import pair_folders
 
     folder = Path(images)
     if not folder.is_dir():
         raise DataError(f"image folder {folder} not found; check --images")
-    if masks is None:
-        return open_dataset(folder, name=folder.name)
-    mask_folder = Path(masks)
-    if not mask_folder.is_dir():
-        raise DataError(f"mask folder {mask_folder} not found; check --masks")
-    listing = pair_folders(folder, mask_folder, folder, mask_key=lambda s: s.removesuffix("_mask"))
-    if listing.problems:
-        shown = "; ".join(listing.problems[:5])
-        raise DataError(
-            f"{folder} and {mask_folder}: {len(listing.problems)} pairing problem(s): {shown}; "
-            "fix or remove these files"
-        )
-    if not listing.pairs:
-        raise DataError(f"no images found in {folder}; check --images")
-    samples = tuple(
-        Sample(id=make_id(folder.name, "", p.key), name=p.image.stem, image=p.image, mask=p.mask)
-        for p in listing.pairs
-    )
-    return Dataset(folder.name, folder, "images+masks", tuple(sorted(samples, key=lambda s: s.id)))
+    on_problem = "skip" if skip_problems else "error"
+    return open_dataset(folder, name=folder.name, on_problem=on_problem, masks=masks)
 
 
 def resolve_inputs(
-    datasets: list[str], images: list[str], masks: list[str], data_root: str | None
+    datasets: list[str],
+    images: list[str],
+    masks: list[str],
+    data_root: str | None,
+    skip_problems: bool = False,
 ) -> list[InputSet]:
-    """Open every input of a run, in the order given.
+    """Open every input of a run, in the order given (``skip_problems``: ``--skip-problems``).
 
     Raises:
         ConfigError: Two inputs would write to the same ``<set>_pred`` folder.
@@ -94,9 +82,9 @@ def resolve_inputs(
     """
     sets: list[InputSet] = []
     for name in datasets:
-        sets.append(InputSet(set_name_for(name), name, open_named(name, data_root)))
+        sets.append(InputSet(set_name_for(name), name, open_named(name, data_root, skip_problems)))
     for index, folder in enumerate(images):
-        dataset = open_folder(folder, masks[index] if masks else None)
+        dataset = open_folder(folder, masks[index] if masks else None, skip_problems)
         path = Path(folder).resolve()
         # A bare images/ folder is named after its parent (Kvasir-SEG/images -> Kvasir-SEG).
         label = path.parent.name if path.name.lower() == "images" else path.name
