@@ -45,13 +45,15 @@ class Pair:
 
 
 def resolve_pairs(
-    names: Sequence[str], data_root: str | Path | None = None
+    names: Sequence[str], data_root: str | Path | None = None, on_problem: str = "error"
 ) -> tuple[list[Pair], list[str]]:
     """Turn data set names or folders into pairs with ground truth.
 
     Args:
         names: Registry names (``kvasir:train``) or folders, in order; duplicates by id are dropped.
         data_root: Where named data sets live (else the data layer's default).
+        on_problem: The data layer's pairing rule: ``"error"`` refuses a set with problems,
+            ``"skip"`` (``--skip-problems``) leaves out and lists them, unreadable files included.
 
     Returns:
         The pairs and, per input, a short description (``name (folder NAME): N pairs``) for the metadata.
@@ -66,7 +68,10 @@ def resolve_pairs(
     described: list[str] = []
     for name in names:
         folder = Path(name).expanduser()
-        dataset = open_dataset(folder) if folder.is_dir() else load_dataset(name, data_root)
+        if folder.is_dir():
+            dataset = open_dataset(folder, on_problem=on_problem)
+        else:
+            dataset = load_dataset(name, data_root, on_problem=on_problem)
         count = 0
         for sample in dataset.samples:
             if sample.mask is None and not getattr(sample, "negative", False):
