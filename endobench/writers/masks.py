@@ -120,7 +120,7 @@ def read_prob(path: str | Path) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)
     pixels = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
     if pixels is None:
-        raise EndobenchError(f"cannot decode probability map {path}; rerun with --force")
+        raise EndobenchError(f"cannot decode probability map {path}; rerun with force=True / --force")
     return pixels.astype(np.float32) / 255.0
 
 

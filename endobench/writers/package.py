@@ -288,7 +288,7 @@ def package_run(run_dir: str | Path, out_zip: str | Path, force: bool = False) -
     out_zip = Path(out_zip)
     if out_zip.exists() and not force:
         raise EndobenchError(
-            f"{out_zip} exists; pass --force to overwrite it or choose another --out"
+            f"{out_zip} exists; replace it (force=True / --force) or choose another output"
         )
     expected = expected_from_run(run_dir)
     files = submission_files(run_dir)

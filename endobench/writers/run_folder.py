@@ -13,21 +13,35 @@ Layout of ``submissions/<run>/``::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from endobench.errors import ConfigError
 from endobench.io import write_json_atomic, write_text_atomic
-from endobench.writers.masks import SUBMISSION_ROOT, set_pred_dir
+from endobench.writers.masks import (
+    SUBMISSION_ROOT,
+    mask_path,
+    outputs_complete,
+    prob_path,
+    set_pred_dir,
+    write_mask,
+    write_prob,
+)
 
 RUN_JSON = "run.json"
 TIMING_JSON = "timing.json"
 MANIFEST_JSON = "manifest.json"
 SCORES_DIR = "scores"
+#: The append-only per-image journal that lets an interrupted run resume.
+JOURNAL = ".journal.jsonl"
 
 
 def prepare_run_dir(run_dir: str | Path, force: bool = False, resume: bool = False) -> Path:
@@ -49,7 +63,7 @@ def prepare_run_dir(run_dir: str | Path, force: bool = False, resume: bool = Fal
     path = Path(run_dir)
     if force and resume:
         raise ConfigError(
-            f"--force and --resume contradict each other for {path}; pass one of them"
+            f"force and resume (--force, --resume) contradict each other for {path}; pass one"
         )
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{path} exists and is not a folder; choose another --name or --out")
@@ -63,7 +77,8 @@ def prepare_run_dir(run_dir: str | Path, force: bool = False, resume: bool = Fal
             shutil.rmtree(path)
         elif not resume:
             raise ConfigError(
-                f"run folder {path} exists; pass --resume to continue it or --force to overwrite it"
+                f"run folder {path} exists; continue it with --resume (resume=True) or overwrite "
+                "it with --force (force=True)"
             )
         elif not is_run_dir(path):
             raise ConfigError(
@@ -214,3 +229,228 @@ def scores_paths(run_dir: str | Path, set_name: str) -> dict[str, Path]:
         "csv": base / f"{set_name}.csv",
         "standard": base / f"{set_name}_standard.json",
     }
+
+
+class RunFolder:
+    """The one owner of a run folder: opens it, starts it, writes each set, finishes it.
+
+    A run goes ``RunFolder.open`` (the ``--force``/``--resume`` checks) -> :meth:`start` (checks
+    against an earlier session, ``run.json`` marked running, ``manifest.json``) -> per image
+    :meth:`write_prediction` and a journal line -> per set :meth:`write_times` and
+    :meth:`write_scores` -> :meth:`write_timing` -> :meth:`finish` (``run.json`` marked complete).
+    Everything is written atomically; the journal is append-only so a killed run resumes.
+
+    Attributes:
+        path: The run folder.
+        info: The ``run.json`` content of this session (empty before :meth:`start`).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.info: dict[str, Any] = {}
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        config: Mapping[str, Any],
+        *,
+        force: bool = False,
+        resume: bool = False,
+        resume_keys: Iterable[str] = (),
+    ) -> RunFolder:
+        """Create (or reopen, with ``resume``) a run folder for writing.
+
+        Args:
+            path: The run folder (``<out>/<name>``).
+            config: The run's configuration as ``run.json`` records it.
+            force: Delete an existing run folder first.
+            resume: Keep an existing run folder whose ``resume_keys`` match ``config``.
+            resume_keys: Configuration keys that must be equal for earlier outputs to be reused.
+
+        Raises:
+            ConfigError: See :func:`prepare_run_dir` and :func:`check_resumable`.
+        """
+        path = Path(path)
+        if resume and path.is_dir():
+            check_resumable(path, config, resume_keys)
+        folder = cls(prepare_run_dir(path, force=force, resume=resume))
+        folder.info = {"name": folder.name, "config": dict(config)}
+        return folder
+
+    @property
+    def name(self) -> str:
+        """The run's name (the folder's)."""
+        return self.path.name
+
+    def start(
+        self,
+        manifest: dict[str, list[dict[str, Any]]],
+        sets: Mapping[str, Mapping[str, Any]],
+        **facts: Any,
+    ) -> None:
+        """Check the folder's earlier session, then write ``run.json`` (running) and the manifest.
+
+        Image sizes that no header gave are taken from an earlier session's manifest first.
+
+        Args:
+            manifest: Per set, one entry per image (filled in place).
+            sets: Per set: ``source``, ``images``, ``has_truth``.
+            **facts: What ``run.json`` records besides: ``model_config``, ``weights_sha256``,
+                ``device``, ``device_name``, ``seed``, ``environment``.
+
+        Raises:
+            ConfigError: An earlier session ran on other input images or with other weights.
+        """
+        if (self.path / MANIFEST_JSON).is_file():
+            fill_sizes(manifest, read_manifest(self.path))
+        manifest_sha = manifest_hash(manifest)
+        previous = read_run_json(self.path, required=False) or {}
+        self._check_previous(previous, manifest_sha, facts.get("weights_sha256"))
+        self.info = {
+            "name": self.name,
+            "status": "running",
+            "created": previous.get("created") or _utc_now(),
+            "config": self.info.get("config", {}),
+            "model_config": facts.get("model_config"),
+            "weights_sha256": facts.get("weights_sha256"),
+            "device": facts.get("device"),
+            "device_name": facts.get("device_name"),
+            "manifest_sha256": manifest_sha,
+            "seed": facts.get("seed"),
+            "environment": facts.get("environment"),
+            "sets": {name: dict(entry) for name, entry in sets.items()},
+        }
+        write_run_json(self.path, self.info)
+        write_manifest(self.path, manifest)
+
+    def _check_previous(self, previous: Mapping[str, Any], manifest_sha: str, weights) -> None:
+        if previous and previous.get("manifest_sha256") not in (None, manifest_sha):
+            raise ConfigError(
+                f"cannot resume {self.path}: its input images changed since it started; "
+                "pass --force to start over"
+            )
+        if previous and previous.get("weights_sha256") != weights:
+            raise ConfigError(
+                f"cannot resume {self.path}: it was made with other weights (sha256 "
+                f"{str(previous.get('weights_sha256'))[:12]}); pass --force to start over"
+            )
+
+    @property
+    def journal_path(self) -> Path:
+        """The append-only journal: one JSON line per finished image."""
+        return self.path / JOURNAL
+
+    def read_journal(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Return the journal's entries by ``(set, name)`` (a line torn by an interruption is skipped)."""
+        entries: dict[tuple[str, str], dict[str, Any]] = {}
+        if not self.journal_path.is_file():
+            return entries
+        for line in self.journal_path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            entries[(entry["set"], entry["name"])] = entry
+        return entries
+
+    @contextlib.contextmanager
+    def journal_writer(self) -> Iterator[Callable[[Mapping[str, Any]], None]]:
+        """Yield a function that appends one entry to the journal and flushes it."""
+        _end_torn_line(self.journal_path)
+        with self.journal_path.open("a", encoding="utf-8") as handle:
+
+            def append(entry: Mapping[str, Any]) -> None:
+                handle.write(json.dumps(dict(entry)) + "\n")
+                handle.flush()
+
+            yield append
+
+    def outputs_complete(
+        self, set_name: str, name: str, size: tuple[int, int] | None, with_prob: bool
+    ) -> bool:
+        """Say whether an image's outputs exist and decode at its size (``--resume``)."""
+        return outputs_complete(self.path, set_name, name, size, with_prob)
+
+    def write_prediction(
+        self, set_name: str, name: str, mask: np.ndarray, probability: np.ndarray | None = None
+    ) -> None:
+        """Write an image's submission mask, and its probability map when one is given."""
+        write_mask(mask_path(self.path, set_name, name), mask)
+        if probability is not None:
+            write_prob(prob_path(self.path, set_name, name), probability)
+
+    def write_times(self, set_name: str, entries: Iterable[tuple[str, float]]) -> Path:
+        """Write a set's ``timeElaspsed<set>.txt`` from ``(name, milliseconds)`` pairs."""
+        return write_time_file(self.path, set_name, entries)
+
+    def read_timing(self) -> dict[str, Any] | None:
+        """Return ``timing.json`` of an earlier session, or None."""
+        path = self.path / TIMING_JSON
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def write_timing(self, timing: Mapping[str, Any]) -> Path:
+        """Write ``timing.json``."""
+        return write_timing_json(self.path, timing)
+
+    def write_scores(
+        self,
+        set_name: str,
+        summary: Mapping[str, Any],
+        rows: Iterable[Any],
+        standard: Mapping[str, Any],
+    ) -> dict[str, Path]:
+        """Write a set's toolkit JSON, per-image CSV and standard metrics; note them in ``run.json``.
+
+        Args:
+            set_name: The set.
+            summary: The EndoCV2021 toolkit JSON.
+            rows: Per-image rows for the CSV.
+            standard: The standard metrics.
+
+        Returns:
+            The paths written, as :func:`scores_paths` names them.
+        """
+        from endobench.metrics.summary import write_per_image_csv, write_summary_json
+
+        paths = scores_paths(self.path, set_name)
+        write_summary_json(paths["json"], dict(summary), overwrite=True)
+        write_per_image_csv(paths["csv"], rows, overwrite=True)
+        write_json_atomic(paths["standard"], dict(standard))
+        self.info.setdefault("sets", {}).setdefault(set_name, {}).update(
+            scores_json=str(paths["json"].relative_to(self.path)),
+            scores_csv=str(paths["csv"].relative_to(self.path)),
+            standard_json=str(paths["standard"].relative_to(self.path)),
+        )
+        return paths
+
+    def finish(self) -> Path:
+        """Mark the run complete in ``run.json``."""
+        self.info["status"] = "complete"
+        self.info["finished"] = _utc_now()
+        return write_run_json(self.path, self.info)
+
+
+def fill_sizes(manifest: dict[str, list[dict]], previous: Mapping[str, list[Mapping]]) -> None:
+    """Take image sizes that no header gave from an earlier session's manifest (resume)."""
+    known = {(s, e["name"]): e for s, rows in previous.items() for e in rows if e.get("height")}
+    for set_name, rows in manifest.items():
+        for entry in rows:
+            old = known.get((set_name, entry["name"]))
+            if entry.get("height") is None and old is not None:
+                entry["height"], entry["width"] = old["height"], old["width"]
+
+
+def _end_torn_line(path: Path) -> None:
+    """End a journal whose last line was cut by an interruption, so new lines start clean."""
+    if path.is_file() and path.stat().st_size:
+        with path.open("rb") as handle:
+            handle.seek(-1, 2)
+            torn = handle.read(1) != b"\n"
+        if torn:
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write("\n")
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
