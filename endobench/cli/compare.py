@@ -22,6 +22,7 @@ def _write_or_echo(text: str, out: Path | None, force: bool) -> None:
 
 
 def _stats_text(runs: list[Path], metrics, fmt, resamples, seed, confidence, rank_metric) -> str:
+    from rich.console import Console
     from rich.progress import Progress
 
     from endobench.compare.perimage import load_runs, sets_of
@@ -37,7 +38,7 @@ def _stats_text(runs: list[Path], metrics, fmt, resamples, seed, confidence, ran
     keys = parse_stat_metrics(metrics)
     steps = len(sets_of(load_runs(runs))) * len(keys)
     settings = StatsSettings(n_resamples=resamples, seed=seed, confidence=confidence)
-    with Progress(transient=True) as progress:
+    with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("statistics", total=steps)
         result = compute_stats(runs, keys, settings, progress=lambda n: progress.advance(task, n))
     return render_stats(result, fmt, rank_metric)

@@ -31,8 +31,9 @@ from endobench.leaderboard.records import (
     load_sources,
     record_values,
 )
+from endobench.writers.manifest import read_manifest
 from endobench.writers.masks import mask_path
-from endobench.writers.run_folder import read_manifest, read_run_json, scores_paths
+from endobench.writers.run_folder import read_run_json, scores_paths
 
 
 def _pyplot():
