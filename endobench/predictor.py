@@ -201,7 +201,11 @@ class Predictor:
         self._size = int(size or cfg["input_size"])
         multiple = int(cfg.get("size_multiple", ModelConfig.size_multiple))
         if self._size % multiple:
-            raise ConfigError(f"input size {self._size} is not a multiple of {multiple}")
+            lower = self._size // multiple * multiple
+            nearest = f"{lower} or {lower + multiple}" if lower > 0 else str(multiple)
+            raise ConfigError(
+                f"input size {self._size} is not a multiple of {multiple}: use {nearest}"
+            )
         self._post = check_params(cfg["postprocess"]) if cfg.get("postprocess") else None
         self.preprocess = Preprocess(self._size, tuple(cfg["mean"]), tuple(cfg["std"]))
         if optimise == "auto":

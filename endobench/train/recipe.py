@@ -70,8 +70,10 @@ class Recipe:
     def validate(self) -> None:
         """Raise :class:`ConfigError` for values no run can use."""
         if self.size <= 0 or self.size % 32:
+            lower = self.size // 32 * 32
+            nearest = f"{lower} or {lower + 32}" if lower > 0 else "32 or more (288, 352, 512)"
             raise ConfigError(
-                f"--size {self.size} must be a positive multiple of 32 (e.g. 288, 352, 512)"
+                f"--size {self.size} must be a positive multiple of 32: use {nearest}"
             )
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size {self.batch_size} must be at least 1")

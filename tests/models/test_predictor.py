@@ -129,7 +129,7 @@ def test_no_weights_is_an_error_unless_random_is_allowed(monkeypatch, tmp_path):
         Predictor("brp_lite", size=64, device="cpu")
     predictor = Predictor("brp_lite", size=64, device="cpu", allow_random=True)
     assert predictor.weights_sha256 is None
-    with pytest.raises(ConfigError, match="multiple of 32"):
+    with pytest.raises(ConfigError, match="multiple of 32: use 64 or 96"):
         Predictor("brp_lite", size=70, device="cpu", allow_random=True)
 
 

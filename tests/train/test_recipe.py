@@ -44,7 +44,7 @@ def test_published_defaults_per_model():
 
 def test_replace_checks_values():
     assert recipe_for("brp_lite").replace(size=288, epochs=None).size == 288
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="use 288 or 320"):
         recipe_for("pranet").replace(size=300)
     with pytest.raises(ConfigError):
         recipe_for("pranet").replace(folds=1)
