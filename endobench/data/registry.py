@@ -176,7 +176,7 @@ def _unknown(name: str, index: dict) -> str:
     found = ", ".join(sorted(index)) or "none"
     return (
         f"unknown data set {name!r}; found under the data root: {found}; names: kvasir, "
-        f"clinicdb, colondb, etis, cvc300, polypgen[/C1..C6], kvasir:train|test, "
+        f"clinicdb, colondb, etis, cvc300, polypgen[/C1..C6|/positive|/negative], kvasir:train|test, "
         f"clinicdb:train|test, pranet-train, pranet-test[/<set>], sample/kvasir, sample/clinicdb "
         f"(run `endobench datasets` to see what is there)"
     )
