@@ -172,7 +172,7 @@ def image_file_problem(path: str | os.PathLike) -> str | None:
         data = _read_bytes(path)
         if _is_tiff(data):
             with _open_tiff(str(path), data) as tif:
-                _check_tiff_strips(str(path), tif.pages[0], len(data))
+                _check_tiff_strips(str(path), _first_page(str(path), tif), len(data))
             return None
         if not data.startswith((b"\xff\xd8", b"\x89PNG\r\n\x1a\n", b"BM")):
             raise DataError(
@@ -259,6 +259,13 @@ def _open_tiff(source: str, data: bytes):
 
     try:
         return tifffile.TiffFile(io.BytesIO(data), name=source)
+    except Exception as err:  # tifffile raises many types for damaged files
+        raise DataError(f"{source}: not a readable TIFF ({err}); replace it") from None
+
+
+def _first_page(source: str, tif):
+    try:
+        return tif.pages[0]
     except Exception as err:  # tifffile raises many types for damaged files
         raise DataError(f"{source}: not a readable TIFF ({err}); replace it") from None
 
