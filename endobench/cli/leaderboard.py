@@ -12,7 +12,27 @@ leaderboard_app = typer.Typer(
     no_args_is_help=False,
 )
 
-_DIR_HELP = "Leaderboard folder (default: the checkout's leaderboard/, else ./leaderboard)."
+_DIR_HELP = (
+    "Leaderboard folder (default: the checkout's leaderboard/, else an existing ./leaderboard)."
+)
+
+
+def _folder(directory: Path | None) -> Path:
+    """The leaderboard folder to use; outside a checkout, never a new ./leaderboard by surprise."""
+    import os
+
+    from endobench.errors import ConfigError
+    from endobench.leaderboard.records import default_leaderboard_dir
+
+    if directory is not None or os.environ.get("ENDOBENCH_LEADERBOARD"):
+        return directory or default_leaderboard_dir()
+    folder = default_leaderboard_dir()
+    if not folder.is_dir():
+        raise ConfigError(
+            f"no leaderboard at {folder} (not inside an endobench checkout); pass --dir FOLDER "
+            "to use or start one there"
+        )
+    return folder
 
 
 @leaderboard_app.callback()
@@ -25,7 +45,7 @@ def render(
         return
     from endobench.leaderboard.render import render_leaderboard
 
-    for path in render_leaderboard(directory):
+    for path in render_leaderboard(_folder(directory)):
         typer.echo(f"wrote {path}")
 
 
@@ -44,10 +64,11 @@ def add(
     from endobench.leaderboard.records import add_record
     from endobench.leaderboard.render import render_leaderboard
 
+    folder = _folder(directory)
     for run in runs:
-        typer.echo(f"recorded {add_record(run, directory, force=force)}")
+        typer.echo(f"recorded {add_record(run, folder, force=force)}")
     if render_after:
-        for path in render_leaderboard(directory):
+        for path in render_leaderboard(folder):
             typer.echo(f"wrote {path}")
 
 
