@@ -195,3 +195,81 @@ def test_real_masks_from_shared_data(shared_data, tmp_path):
     result = score_folders(gt_dir, pred_dir, progress=False)
     _assert_close_to_reference(result, gt_dir, pred_dir)
     assert 0.5 < result.summary["EndoCV2021_seg"]["dice"]["value"] < 1.0
+
+
+def _truncate(path: Path, drop: int) -> Path:
+    path.write_bytes(path.read_bytes()[:-drop])
+    return path
+
+
+@pytest.fixture()
+def damaged_folder(toolkit_folder):
+    """The toolkit folder with one truncated prediction JPEG (its end-of-image marker lost)."""
+    gt_dir, pred_dir = toolkit_folder
+    _truncate(pred_dir / "img1_mask.jpg", 2)
+    return gt_dir, pred_dir
+
+
+def test_truncated_prediction_is_an_error_naming_it(damaged_folder):
+    """OpenCV would decode it with grey filler and only a libjpeg warning."""
+    with pytest.raises(DataError, match=r"img1_mask.jpg: file is truncated") as caught:
+        score_folders(*damaged_folder, progress=False)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_truncated_truth_is_an_error_naming_it(tmp_path, suffix):
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    truth = np.zeros((40, 50), np.uint8)
+    truth[5:30, 10:40] = 255
+    for name in ("a", "b"):
+        if suffix == ".tif":
+            tifffile.imwrite(gt_dir / f"{name}.tif", truth)
+        else:
+            assert cv2.imwrite(str(gt_dir / f"{name}{suffix}"), truth)
+        _write(pred_dir / f"{name}_mask.jpg", truth > 0)
+    _truncate(gt_dir / f"b{suffix}", 30)
+    with pytest.raises(DataError, match=f"b{suffix}: file is truncated"):
+        score_folders(gt_dir, pred_dir, progress=False)
+    result = score_folders(gt_dir, pred_dir, progress=False, on_problem="skip")
+    assert [name for name, _ in result.rows] == ["a"]
+    assert len(result.skipped) == 1 and f"b{suffix}: file is truncated" in result.skipped[0]
+
+
+def test_skip_problems_scores_the_rest_and_lists_what_it_left_out(damaged_folder):
+    gt_dir, pred_dir = damaged_folder
+    (pred_dir / "img4_mask.jpg").unlink()  # a truth without prediction
+    (pred_dir / "img0_mask.png").write_bytes((pred_dir / "img0_mask.jpg").read_bytes())  # clash
+    for folder in (gt_dir, pred_dir):  # system files are not masks
+        (folder / "Thumbs.db").write_bytes(b"cache")
+        (folder / "._img2.jpg").write_bytes(b"\x00\x05\x16\x07")
+    with pytest.raises(ScoringError, match="pair ambiguously.*--skip-problems"):
+        score_folders(gt_dir, pred_dir, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScoringWarning)
+        result = score_folders(gt_dir, pred_dir, progress=False, on_problem="skip")
+    assert [name for name, _ in result.rows] == ["img2", "img3"]
+    assert result.skipped == [
+        "prediction names pair ambiguously: img0_mask.jpg / img0_mask.png",
+        "truth without prediction: img0.jpg",
+        "truth without prediction: img4.jpg",
+        f"{pred_dir / 'img1_mask.jpg'}: file is truncated; download or export it again",
+    ]
+
+
+def test_score_command_skip_problems_lists_five_then_more(damaged_folder, tmp_path):
+    from typer.testing import CliRunner
+
+    from endobench.cli import app
+
+    gt_dir, pred_dir = damaged_folder
+    for index in range(6):  # six more truths without prediction
+        _write(gt_dir / f"extra{index}.jpg", np.ones((8, 8), np.uint8))
+    refused = CliRunner().invoke(app, ["score", "--gt", str(gt_dir), "--pred", str(pred_dir)])
+    assert refused.exit_code == 2 and "--skip-problems" in refused.output
+    args = ["score", "--gt", str(gt_dir), "--pred", str(pred_dir), "--skip-problems"]
+    result = CliRunner().invoke(app, [*args, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "Skipped 7 problem(s)" in result.output and "... 2 more" in result.output
+    assert "EndoCV2021 segmentation scores, 4 images" in result.output
