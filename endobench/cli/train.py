@@ -71,7 +71,10 @@ def train_command(
         False, "--no-cache", help="Decode every epoch instead of caching resized pairs in memory."
     ),
     limit: int = typer.Option(
-        None, "--limit", help="Use only the first N training pairs (smoke tests, timing)."
+        None,
+        "--limit",
+        help="Smoke test: the first N training pairs and at most N validation pairs of a split; "
+        "a cross-validation recipe then trains fold 0 only unless --folds or --fold is given.",
     ),
     threads: int = typer.Option(
         None, "--threads", help="torch CPU threads (default: torch's choice)."
@@ -80,6 +83,22 @@ def train_command(
         10.0,
         "--checkpoint-minutes",
         help="Also save the resumable state inside an epoch this often (0: epoch ends only).",
+    ),
+    negatives: list[str] = typer.Option(
+        None,
+        "--negatives",
+        help="Folders of polyp-free frames: trained against an all-background target and "
+        "validated (false-positive frame rate), split by sequence; repeatable.",
+    ),
+    negative_fraction: float = typer.Option(
+        None,
+        "--negative-fraction",
+        help="Share of each batch taken by negatives when there are any (recipe: 0.25).",
+    ),
+    negative_crops: bool = typer.Option(
+        None,
+        "--negative-crops/--no-negative-crops",
+        help="Also train on crops of positive images away from the polyp (default: with --negatives).",
     ),
 ) -> None:
     """Train a model with its published recipe (PraNet's; the seed paper's for brp*)."""
@@ -96,6 +115,7 @@ def train_command(
         lr=lr,
         clip=clip,
         scales=parse_scales(scales) if scales else None,
+        negative_fraction=negative_fraction,
     )
     config = TrainConfig(
         model=model,
@@ -117,6 +137,8 @@ def train_command(
         limit=limit,
         checkpoint_minutes=checkpoint_minutes,
         init=init,
+        negatives=_names(negatives),
+        negative_crops=negative_crops,
     )
     result = train(config)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports
@@ -137,6 +159,21 @@ def calibrate_command(
         "--val-data",
         help="Validation data for the thresholds; default: the images training held back from --train-data.",
     ),
+    negatives: list[str] = typer.Option(
+        None,
+        "--negatives",
+        help="Folders of polyp-free frames for the false-positive frame rate; repeatable.",
+    ),
+    max_fp_rate: float = typer.Option(
+        0.05,
+        "--max-fp-rate",
+        help="Largest share of negative frames the post-processing may call positive.",
+    ),
+    plot: Path = typer.Option(
+        None,
+        "--plot",
+        help="Trade-off plot (PNG); default: <checkpoint stem>.calibration.png beside it.",
+    ),
     data_root: Path = typer.Option(None, "--data-root", help="Folder holding the named data sets."),
     out: Path = typer.Option(
         None,
@@ -149,19 +186,30 @@ def calibrate_command(
         None, "--dtype", help="Store the tensors as float16 (shipped weights) or float32."
     ),
 ) -> None:
-    """Choose the post-processing parameters (reference area, thresholds) and store them in the checkpoint."""
-    from endobench.train.calibrate import calibrate_checkpoint, describe_calibration
+    """Choose the post-processing (reference area, thresholds) with the best Dice within a
+    false-positive frame budget, and store it in the checkpoint."""
+    from rich.console import Console
+
+    from endobench.train.calibrate import (
+        calibrate_checkpoint,
+        describe_calibration,
+        trade_off_table,
+    )
 
     result = calibrate_checkpoint(
         checkpoint,
         train_data=_names(train_data),
         val_data=_names(val_data),
+        negatives=_names(negatives),
+        max_fp_rate=max_fp_rate,
+        plot=plot,
         data_root=str(data_root) if data_root else None,
         out=out,
         device=device,
         batch_size=batch_size,
         store_dtype=dtype,
     )
+    Console().print(trade_off_table(result))
     typer.echo(describe_calibration(result))
 
 

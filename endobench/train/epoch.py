@@ -15,12 +15,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset
 
 import endobench.train.distributed as D
 from endobench.train.display import TrainingDisplay
 from endobench.train.fold_state import FoldState
 from endobench.train.loss import deep_supervision_loss
+from endobench.train.negatives import TrainingMix
+from endobench.train.negatives import epoch_batches as mixed_batches
 from endobench.train.pairs import batch_loader
 from endobench.train.recipe import multiscale_sizes
 
@@ -44,19 +46,15 @@ def autocast(state: FoldState):
 
 
 def epoch_batches(state: FoldState, n_images: int, epoch: int) -> list[list[int]]:
-    """This rank's batches of epoch ``epoch``: an order that depends on ``(seed, epoch)`` only."""
+    """This rank's batches of epoch ``epoch``: an order that depends on ``(seed, epoch)`` only.
+
+    With negatives (``state.mix``), each batch also holds its share of negative images
+    (:func:`endobench.train.negatives.epoch_batches`); without, the plain recipe's batches.
+    """
     ctx = state.ctx
-    sampler = DistributedSampler(
-        range(n_images),
-        num_replicas=ctx.world_size,
-        rank=ctx.rank,
-        shuffle=True,
-        seed=state.config.seed,
-    )
-    sampler.set_epoch(epoch)
-    order = list(sampler)
+    mix = state.mix or TrainingMix(n_images)
     per_rank = state.recipe.batch_size // ctx.world_size
-    return [order[i : i + per_rank] for i in range(0, len(order), per_rank)]
+    return mixed_batches(mix, per_rank, state.config.seed, epoch, ctx.rank, ctx.world_size)
 
 
 def train_epoch(

@@ -9,13 +9,15 @@ at most N of its validation pairs, and a cross-validation recipe trains fold 0 o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from endobench.errors import ConfigError
+from endobench.train.negatives import attach_negatives, resolve_negatives
 from endobench.train.options import TrainConfig
 from endobench.train.pairs import Pair, resolve_pairs, split_pairs
+from endobench.train.provenance import all_trained_ids
 from endobench.train.recipe import Recipe
 from endobench.train.start_weights import check_start_split, describe_start
 
@@ -31,7 +33,9 @@ class FoldPlan:
         train_pairs: Training pairs; a pair without a mask trains as all background.
         val_pairs: Validation pairs (may be empty).
         data_info: What its checkpoint and identity record of the data (names, descriptions,
-            counts, ids, ``init``).
+            counts, ids, ``init``, negatives, ``trained_ids``).
+        negative_train: Real negative frames it trains on (:mod:`endobench.train.negatives`).
+        negative_val: Real negative frames it validates on (other sequences).
     """
 
     fold: int | None
@@ -40,6 +44,8 @@ class FoldPlan:
     train_pairs: list[Pair]
     val_pairs: list[Pair]
     data_info: dict[str, Any]
+    negative_train: list[Pair] = field(default_factory=list)
+    negative_val: list[Pair] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -95,16 +101,23 @@ def plan_training(
             seed=config.seed,
         )
     cross_validation = len(splits) > 1 or splits[0][0] is not None
+    negatives, negatives_described = resolve_negatives(config.negatives)
     folds = []
     for fold, train_pairs, val_pairs in splits:
         plan = _fold_plan(config, recipe, fold, train_pairs, val_pairs, cross_validation)
+        plan = attach_negatives(plan, negatives, negatives_described, config, k)
         plan.data_info.update(
             train=described,
             validation=val_described or _held_back(k, fold, config.val_fraction),
         )
         if start is not None:
-            check_start_split(start, config.init, plan.data_info["val_ids"])
+            negative_val_ids = [p.id for p in plan.negative_val]
+            check_start_split(start, config.init, plan.data_info["val_ids"] + negative_val_ids)
             plan.data_info["init"] = describe_start(start)
+        plan.data_info["trained_ids"] = all_trained_ids(
+            plan.data_info["train_ids"] + [p.id for p in plan.negative_train],
+            start[1] if start is not None else None,
+        )
         folds.append(plan)
     return TrainingPlan(folds, announce(config, k, len(pairs), splits, folds), cross_validation)
 
@@ -172,7 +185,10 @@ def announce(
     n_train = _count(len(f.train_pairs) for f in folds)
     n_val = _count(len(f.val_pairs) for f in folds)
     of_val = _count(len(v) for _, _, v in splits)
-    limited = f" (--limit {config.limit}: {n_val} of its {of_val})" if config.limit else ""
+    cut = config.limit and any(
+        len(f.val_pairs) < len(v) for f, (_, _, v) in zip(folds, splits, strict=True)
+    )
+    limited = f" (--limit {config.limit}: {n_val} of its {of_val})" if cut else ""
     if k >= 2:
         if len(folds) > 1:
             return (

@@ -22,6 +22,7 @@ import endobench.train.distributed as D
 from endobench.errors import ConfigError
 from endobench.models.checkpoint import load_weights
 from endobench.train.fold_plan import FoldPlan
+from endobench.train.negatives import TrainingMix
 from endobench.train.options import TrainConfig
 from endobench.train.recipe import Recipe
 from endobench.train.results import FoldResult
@@ -53,6 +54,8 @@ class FoldState:
         elapsed_s: Seconds of the complete epochs.
         partial: A started epoch saved mid-way (``epoch``, ``batches_done``, loss ``total`` and
             ``count``, training ``seconds``), or None.
+        mix: The layout of the training source when it holds negatives, else None
+            (:class:`~endobench.train.negatives.TrainingMix`).
     """
 
     config: TrainConfig
@@ -71,6 +74,7 @@ class FoldState:
     history: list[dict[str, Any]] = field(default_factory=list)
     elapsed_s: float = 0.0
     partial: dict[str, Any] | None = None
+    mix: TrainingMix | None = None
 
     @property
     def path(self):
@@ -256,7 +260,11 @@ def run_identity(
     """What must match for ``--resume`` to continue a run (the epoch count may grow)."""
     recipe_dict = recipe.to_dict()
     recipe_dict.pop("epochs")
-    return {
+    negatives = data_info.get("negative_train_ids", []) + data_info.get("negative_val_ids", [])
+    uses_negatives = bool(negatives) or bool(data_info.get("negative_crops"))
+    if not uses_negatives:  # runs without negatives keep the identity of earlier versions
+        recipe_dict.pop("negative_fraction", None)
+    identity = {
         "model": config.model,
         "model_kwargs": {k: v for k, v in config.model_kwargs.items() if jsonable(v)},
         "recipe": recipe_dict,
@@ -268,6 +276,10 @@ def run_identity(
         "val_ids_sha256": digest(data_info["val_ids"]),
         "init_sha256": (data_info.get("init") or {}).get("sha256"),
     }
+    if uses_negatives:
+        identity["negative_ids_sha256"] = digest(negatives)
+        identity["negative_crops"] = bool(data_info.get("negative_crops"))
+    return identity
 
 
 def digest(ids: list[str]) -> str:

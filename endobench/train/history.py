@@ -22,9 +22,11 @@ COLUMNS = (
     "train_seconds",
     "val_seconds",
     "images_per_s",
+    "val_fp_rate",
 )
 """History columns: ``seconds`` is the whole epoch, ``train_seconds`` its training part (of which
-``images_per_s`` is the rate) and ``val_seconds`` its validation pass."""
+``images_per_s`` is the rate) and ``val_seconds`` its validation pass; ``val_fp_rate`` is the share
+of validation negative frames called positive (empty without negatives)."""
 
 
 def write_history_csv(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> Path:

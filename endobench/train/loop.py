@@ -27,6 +27,8 @@ from endobench.train.display import TrainingDisplay
 from endobench.train.epoch import train_epoch, validate
 from endobench.train.fold_plan import FoldPlan, plan_training
 from endobench.train.fold_state import FoldState, open_fold_state
+from endobench.train.negative_validation import validate_negatives
+from endobench.train.negatives import training_pairs
 from endobench.train.options import TrainConfig
 from endobench.train.outputs import write_epoch_outputs, write_summary
 from endobench.train.pairs import Pair, ResizedPairs, cache_pairs
@@ -34,8 +36,13 @@ from endobench.train.recipe import Recipe, recipe_for
 from endobench.train.results import FoldResult, TrainResult, summarise
 
 
-def train(config: TrainConfig) -> TrainResult:
+def train(config: TrainConfig, display: TrainingDisplay | None = None) -> TrainResult:
     """Train as configured; see the module docstring for what is written where.
+
+    Args:
+        config: The options.
+        display: Where bars and announcements go (default: the terminal when ``config.progress``,
+            on rank 0 only).
 
     Raises:
         ConfigError: Inconsistent options, or an existing run in ``out`` without ``resume``.
@@ -44,7 +51,8 @@ def train(config: TrainConfig) -> TrainResult:
     recipe = (config.recipe or recipe_for(config.model)).replace()
     start = read_weights(config.model, config.init) if config.init else None
     ctx = D.setup(config.device)
-    display = TrainingDisplay(enabled=config.progress and ctx.is_main)
+    if display is None or not ctx.is_main:
+        display = TrainingDisplay(enabled=config.progress and ctx.is_main)
     try:
         plan = plan_training(config, recipe, start)
         display.log(plan.announcement)
@@ -70,7 +78,16 @@ def train_fold(
     state = open_fold_state(config, recipe, ctx, plan, start)
     if state.finished:
         return state.result()
-    train_source = _source(plan.train_pairs, state, display, "decoding training pairs", False)
+    crops = bool(plan.data_info.get("negative_crops"))
+    with display.task("choosing negative crops", total=len(plan.train_pairs) * crops) as advance:
+        pairs, mix = training_pairs(plan, config.seed, recipe.negative_fraction, advance)
+    state.mix = mix if mix.has_negatives else None
+    train_source = _source(pairs, state, display, "decoding training pairs", False)
+    negative_source = (
+        _source(plan.negative_val, state, display, "decoding validation negatives", False)
+        if plan.negative_val
+        else None
+    )
     val_source = (
         _source(plan.val_pairs, state, display, "decoding validation pairs", True)
         if plan.val_pairs
@@ -79,7 +96,7 @@ def train_fold(
     saver = MidEpochSaver(state)
     with display.task(f"{plan.label} epochs", total=recipe.epochs, completed=state.epoch) as step:
         while not state.finished:
-            run_epoch(state, train_source, val_source, display, saver)
+            run_epoch(state, train_source, val_source, display, saver, negative_source)
             step()
     return state.result()
 
@@ -90,8 +107,13 @@ def run_epoch(
     val_source: Dataset | None,
     display: TrainingDisplay,
     saver: MidEpochSaver,
+    negative_source: Dataset | None = None,
 ) -> None:
-    """Train and validate the next epoch, record it, and (rank 0) write its outputs and state."""
+    """Train and validate the next epoch, record it, and (rank 0) write its outputs and state.
+
+    ``negative_source`` holds the fold's validation negatives: their false-positive frame rate
+    is recorded (``val_fp_rate``); the best epoch is still chosen on the positives' Dice.
+    """
     tic = time.perf_counter()
     resumed = state.resumed_partial()
     before = resumed["seconds"] if resumed else 0.0
@@ -101,6 +123,12 @@ def run_epoch(
     val_seconds = 0.0
     if val_source is not None:
         val_loss, val_dice, val_seconds = validate(state, val_source, display)
+    val_fp_rate = None
+    if negative_source is not None:
+        val_fp_rate, seconds = validate_negatives(
+            state, negative_source, state.plan.negative_val, display
+        )
+        val_seconds += seconds
     lr = state.optimizer.param_groups[0]["lr"]
     state.scheduler.step()
     row = {
@@ -110,6 +138,7 @@ def run_epoch(
         "train_loss": train_loss,
         "val_loss": val_loss,
         "val_dice": val_dice,
+        "val_fp_rate": val_fp_rate,
         "seconds": before + time.perf_counter() - tic,
         "train_seconds": train_seconds,
         "val_seconds": val_seconds if val_source is not None else None,
@@ -130,9 +159,11 @@ def epoch_line(state: FoldState, row: dict[str, Any], improved: bool) -> str:
     if row["val_dice"] is not None:
         text += f", val loss {row['val_loss']:.4f}, val Dice {row['val_dice']:.4f}"
         text += " (best)" if improved else ""
+    if row.get("val_fp_rate") is not None:
+        text += f", val false-positive frames {row['val_fp_rate']:.3f}"
     text += f"; training {row['images_per_s']:.2f} img/s"
     if row["val_seconds"] is not None:
-        text += f", validation {row['val_seconds']:.1f} s"
+        text += f", validation {row['val_seconds']:.2f} s"
     return text
 
 

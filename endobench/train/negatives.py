@@ -25,10 +25,12 @@ per-epoch seeded permutations and repeat once used up.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torch.utils.data import DistributedSampler
@@ -258,3 +260,74 @@ def _stream(start: int, count: int, key: tuple[int, ...]):
     while True:
         for index in rng.permutation(count).tolist():
             yield start + index
+
+
+def crops_wanted(config: Any) -> bool:
+    """Whether a run trains on negative crops: ``config.negative_crops``, or by default exactly
+    when it has real negatives."""
+    return bool(config.negatives) if config.negative_crops is None else config.negative_crops
+
+
+def split_for_fold(
+    pairs: Sequence[Pair], config: Any, k: int, fold: int | None
+) -> tuple[list[Pair], list[Pair]]:
+    """A fold's (training, validation) negatives, split by sequence like its positives are split.
+
+    ``--val-data``: :data:`EXTERNAL_VAL_SHARE` of the sequences validate; ``--val-fraction F``: F
+    of them; k-fold: the fold's part of a ``kfold`` over the sequences; no validation: none.
+    """
+    if config.val_data:
+        return split_by_sequence(pairs, val_share=EXTERNAL_VAL_SHARE, seed=config.seed)
+    if config.val_fraction:
+        return split_by_sequence(pairs, val_share=config.val_fraction, seed=config.seed)
+    if k >= 2 and fold is not None:
+        return split_by_sequence(pairs, folds=k, fold=fold, seed=config.seed)
+    return list(pairs), []
+
+
+def attach_negatives(
+    plan: Any, negatives: Sequence[Pair], described: list[str], config: Any, k: int
+):
+    """Return the fold plan with its negatives (and record them in its ``data_info``).
+
+    Args:
+        plan: A :class:`~endobench.train.fold_plan.FoldPlan`.
+        negatives: Every real negative frame of the run.
+        described: What :func:`resolve_negatives` said of the folders.
+        config: The run's options (``val_data``, ``val_fraction``, ``limit``, ``seed``, ...).
+        k: Cross-validation folds (0: none).
+    """
+    train, val = split_for_fold(negatives, config, k, plan.fold)
+    if config.limit:
+        train, val = train[: config.limit], val[: config.limit]
+    crops = crops_wanted(config)
+    if not (train or val or crops):
+        return plan
+    plan.data_info.update(
+        negatives=described,
+        negative_train_ids=[p.id for p in train],
+        negative_val_ids=[p.id for p in val],
+        negative_val_sequences=sorted({p.sequence or "" for p in val}),
+        negative_crops=crops,
+    )
+    return dataclasses.replace(plan, negative_train=train, negative_val=val)
+
+
+def training_pairs(
+    plan: Any, seed: int, fraction: float, advance: Callable[[int], None] | None = None
+) -> tuple[list[Pair], TrainingMix]:
+    """A fold's training pairs in the :class:`TrainingMix` layout (positives, real negatives, crops).
+
+    Args:
+        plan: The fold plan (``train_pairs``, ``negative_train``, ``data_info["negative_crops"]``).
+        seed: The run's seed (it chooses the crops).
+        fraction: ``Recipe.negative_fraction``.
+        advance: Progress callback while the crops are chosen.
+    """
+    positives = list(plan.train_pairs)
+    if fraction <= 0:
+        return positives, TrainingMix(len(positives))
+    real = list(getattr(plan, "negative_train", []))
+    crops = negative_crops(positives, seed, advance) if plan.data_info.get("negative_crops") else []
+    mix = TrainingMix(len(positives), len(real), len(crops), fraction)
+    return [*positives, *real, *crops], mix

@@ -45,6 +45,11 @@ class TrainConfig:
             (an interrupted epoch then resumes from its last saved batch); 0 saves at epoch ends only.
         init: Start from these weights (an endobench checkpoint or a state dict the model's
             checkpoint filter accepts) instead of the ImageNet initialisation.
+        negatives: Folders of polyp-free frames; they train against an all-background target and
+            validate (the false-positive frame rate) split by sequence
+            (:mod:`endobench.train.negatives`).
+        negative_crops: Also train on crops of positive images away from the polyp; None: only
+            when ``negatives`` are given.
     """
 
     model: str
@@ -69,3 +74,5 @@ class TrainConfig:
     progress: bool = True
     checkpoint_minutes: float = 10.0
     init: Path | None = None
+    negatives: list[str] = field(default_factory=list)
+    negative_crops: bool | None = None

@@ -12,6 +12,7 @@ from endobench.io import write_json_atomic
 from endobench.train.fold_state import BEST_FILE, FoldState
 from endobench.train.history import plot_history, write_history_csv
 from endobench.train.options import TrainConfig
+from endobench.train.provenance import ids_digest
 from endobench.train.recipe import Recipe
 from endobench.train.results import TrainResult
 
@@ -43,6 +44,8 @@ def save_best_checkpoint(state: FoldState) -> None:
             "mean_dice_0.5": best["val_dice"],
             "loss": best.get("val_loss"),
             "n_images": data_info["n_val"],
+            "fp_frame_rate": _best_row(state).get("val_fp_rate"),
+            "n_negative_frames": len(state.plan.negative_val),
         },
     }
     save_checkpoint(state.plan.folder / BEST_FILE, state.model, metadata, overwrite=True)
@@ -63,6 +66,13 @@ def training_metadata(state: FoldState) -> dict:
         if not data_info.get("val_external")
         else None,
         "recipe": state.recipe.to_dict(),
+        # Every image that trained these weights (earlier stages' included), so a later --init
+        # or calibration refuses exactly those as validation images.
+        "trained_ids": data_info.get("trained_ids"),
+        "trained_ids_sha256": ids_digest(data_info["trained_ids"])
+        if data_info.get("trained_ids")
+        else None,
+        "negatives": _negatives_record(state) if "negatives" in data_info else None,
         "seed": config.seed,
         "init": data_info.get("init"),
         "epochs_trained": state.history[-1]["epoch"],
@@ -76,6 +86,27 @@ def training_metadata(state: FoldState) -> dict:
         "device": str(state.ctx.device),
         "amp": config.amp,
         "machine": environment(),
+    }
+
+
+def _best_row(state: FoldState) -> dict:
+    """The history row of the best epoch so far ({} before the first)."""
+    rows = [row for row in state.history if row["epoch"] == state.best["epoch"]]
+    return rows[-1] if rows else {}
+
+
+def _negatives_record(state: FoldState) -> dict:
+    """What the checkpoint records of the run's negatives (:mod:`endobench.train.negatives`)."""
+    info = state.plan.data_info
+    mix = state.mix
+    return {
+        "folders": info["negatives"],
+        "n_train_frames": len(info["negative_train_ids"]),
+        "n_val_frames": len(info["negative_val_ids"]),
+        "val_sequences": info["negative_val_sequences"],
+        "crops": info["negative_crops"],
+        "n_crops": mix.n_crops if mix else 0,
+        "fraction": state.recipe.negative_fraction,
     }
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from endobench.errors import ConfigError
+from endobench.train.provenance import check_validation_ids
 
 
 def check_start_split(start: tuple[dict, dict], path: Path | None, val_ids: list[str]) -> None:
     """Refuse validation images the starting weights were trained on.
 
-    endobench checkpoints list the images their run held back; a validation image outside that
-    list was a training image of the starting run, so choosing epochs on it would be biased.
+    The check itself is :func:`endobench.train.provenance.check_validation_ids`: weights that
+    record (or let endobench derive) the ids they trained on refuse exactly those; older records
+    that list only their held-back images refuse any other image; weights without a record pass.
 
     Args:
         start: ``(state_dict, metadata)`` of the starting weights.
@@ -21,17 +22,9 @@ def check_start_split(start: tuple[dict, dict], path: Path | None, val_ids: list
         val_ids: Sample ids of this run's validation images.
 
     Raises:
-        ConfigError: When some validation images were training images of the starting run.
+        ConfigError: When some validation images were training images of the starting weights.
     """
-    held_back = training_record(start[1]).get("validation_ids") or None
-    if held_back is None:
-        return
-    seen = sorted(set(val_ids) - set(held_back))
-    if seen:
-        raise ConfigError(
-            f"{path}: {len(seen)} of this run's validation images (e.g. {seen[0]}) trained those "
-            "weights; validate on the images they held back (same --data, --seed and --val-fraction)"
-        )
+    check_validation_ids(start[1], path, val_ids)
 
 
 def describe_start(start: tuple[dict, dict]) -> dict[str, Any]:
