@@ -163,3 +163,83 @@ def test_binary_rule_tolerates_jpeg_but_not_probabilities():
         )
         assert mask_problems(cv2.imdecode(data, cv2.IMREAD_GRAYSCALE), (64, 64)) == []
     assert mask_problems(rng.integers(0, 256, (64, 64), dtype=np.uint8), (64, 64))
+
+
+def _rezip(good, bad, change) -> None:
+    """Copy zip ``good`` to ``bad``, passing each member's name and bytes through ``change``."""
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for name in src.namelist():
+            kept = change(name, src.read(name))
+            if kept is not None:
+                dst.writestr(name, kept)
+
+
+@pytest.mark.parametrize("member", ["jpg", "tif"])
+def test_truncated_zip_member_is_a_problem(run, sample_pairs, tmp_path, member):
+    """OpenCV would decode a truncated member with grey filler; the one reading rule refuses it."""
+    good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
+    package_run(run, good)
+    victim = sorted(n for n in zipfile.ZipFile(good).namelist() if n.endswith("_mask.jpg"))[0]
+    tif_name = victim.replace(".jpg", ".tif")
+
+    def truncate(name, data):
+        if name != victim:
+            return data
+        if member == "jpg":
+            return data[:-2]  # the end-of-image marker lost
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        ok, tif = cv2.imencode(".tif", pixels)
+        return None if not ok else tif.tobytes()[:-100]
+
+    _rezip(good, bad, truncate)
+    if member == "tif":  # the challenge also took .tif masks
+        with zipfile.ZipFile(bad) as src:
+            data = {n: src.read(n) for n in src.namelist()}
+        with zipfile.ZipFile(bad, "w") as dst:
+            for name, content in data.items():
+                dst.writestr(tif_name if name == victim else name, content)
+    report = check_zip(bad, sample_pairs[0])
+    shown = victim if member == "jpg" else tif_name
+    assert report.problems == [f"{shown}: file is truncated; download or export it again"]
+
+
+def test_check_cli_lists_five_problems_then_how_many_more(run, sample_pairs, tmp_path):
+    from typer.testing import CliRunner
+
+    from endobench.cli import app
+
+    good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
+    package_run(run, good)
+    _rezip(good, bad, lambda name, data: None if name.endswith("_mask.jpg") else data)
+    with zipfile.ZipFile(bad, "a") as archive:
+        for index in range(8):
+            archive.writestr(f"EndoCV2021/stray{index}.txt", b"x")
+    args = ["package", "--check", str(bad), "--images", str(sample_pairs[0])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.count("  - ") == 6 and "  - ... 7 more" in result.output
+    assert "12 problems" in result.output
+
+
+def test_check_skips_unreadable_and_ignores_system_files_in_the_images(run, sample_pairs, tmp_path):
+    from typer.testing import CliRunner
+
+    from endobench.cli import app
+
+    out = tmp_path / "sub.zip"
+    package_run(run, out)
+    images = tmp_path / "images"
+    shutil.copytree(sample_pairs[0], images)
+    for junk in ("Thumbs.db", "desktop.ini", ".DS_Store", "._1.png"):
+        (images / junk).write_bytes(b"\x00\x05\x16\x07")
+    assert check_zip(out, images).ok
+    first = sorted(p for p in images.glob("*.png") if not p.name.startswith("."))[0]
+    first.write_bytes(b"\x89PNG\r\n\x1a\n")  # the header itself is cut: its size is unknown
+    args = ["package", "--check", str(out), "--images", str(images)]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and f"{first.name}: file is truncated" in refused.output
+    result = CliRunner().invoke(app, [*args, "--skip-problems"])
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 unreadable test image" in result.output and "valid" in result.output
+    report = check_zip(out, images, skip_problems=True)
+    assert report.ok and len(report.skipped) == 1 and first.name in report.skipped[0]
