@@ -88,7 +88,8 @@ def resolve_pairs(
             count += 1
         # The folder's own name only: metadata travels with weights, machine paths must not.
         where = Path(getattr(dataset, "root", folder)).name
-        described.append(f"{name} (folder {where}): {count} pairs")
+        label = folder.name if folder.is_dir() else name
+        described.append(f"{label} (folder {where}): {count} pairs")
     if not pairs:
         raise DataError(
             f"no training pairs found in {', '.join(names)}; check --data and --data-root"

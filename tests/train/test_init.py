@@ -62,6 +62,12 @@ def test_second_stage_starts_from_the_given_weights_and_records_them(tmp_path):
 
 
 def test_start_split_check():
+    # Weights that record what they trained on refuse exactly those images, nothing else.
+    trained = ({}, {"training": {"trained_ids": ["a", "b"], "validation_ids": ["c"]}})
+    check_start_split(trained, None, ["c", "z"])
+    with pytest.raises(ConfigError, match=r"1 of this run's validation images \(e.g. b\) trained"):
+        check_start_split(trained, None, ["b", "z"])
+    # Older records list only what they held back: anything else may have trained them.
     held_back = ({}, {"training": {"validation_ids": ["a", "b", "c"]}})
     check_start_split(held_back, None, ["a", "c"])
     with pytest.raises(ConfigError, match=r"1 of this run's validation images \(e.g. d\)"):
@@ -69,6 +75,50 @@ def test_start_split_check():
     # Weights from elsewhere (no record of their training images) cannot be checked.
     check_start_split(({}, {"format": "torch"}), None, ["z"])
     check_start_split(({}, {"training": "60 Adam steps elsewhere"}), None, ["z"])
+
+
+def test_shipped_weights_trained_on_pranet_train_lists_minus_their_held_back_images():
+    from endobench.data import pranet_split
+    from endobench.models.checkpoint import read_weights
+    from endobench.train.provenance import trained_on
+
+    _, metadata = read_weights("brp_lite", "default")
+    record = trained_on(metadata)
+    assert record.source == "derived from PraNet's training lists"
+    train_ids = {f"{n}/{s}" for n in ("kvasir", "clinicdb") for s in pranet_split(n, "train")}
+    held_back = set(metadata["training"]["validation_ids"])
+    assert record.ids == train_ids - held_back and len(record.ids) == 1305
+    tests = {f"{n}/{s}" for n in ("kvasir", "clinicdb") for s in pranet_split(n, "test")}
+    assert not record.ids & tests
+
+
+def test_init_default_accepts_the_bundled_sample_and_refuses_an_image_it_trained_on(tmp_path):
+    from endobench.cli import app
+    from endobench.models import load_checkpoint
+
+    data = make_pair_folder(tmp_path / "data", n=4, side=48)
+    runner = CliRunner()
+    args = ["--init", "default", "--val-data", "sample/kvasir,sample/clinicdb"]
+    cli = [a for a in brp_lite_cli_args(data, tmp_path / "ft", *args) if a != "--val-fraction"]
+    cli.remove("0.34")
+    accepted = runner.invoke(app, cli)
+    assert accepted.exit_code == 0, accepted.output
+    _, meta = load_checkpoint(tmp_path / "ft" / "best.safetensors")
+    # The fine-tuned weights trained on the shipped weights' 1305 images and these 4.
+    assert len(meta["training"]["trained_ids"]) == 1305 + 4
+    assert meta["validation_metrics"]["n_images"] == 20  # the 20 sample pairs validated
+
+    trained = tmp_path / "kvasir"  # a folder named kvasir gives ids kvasir/<stem>
+    make_pair_folder(trained, n=1, side=48)
+    stem = "cju0qkwl35piu0993l0dewei2"  # in PraNet's Kvasir training list, not held back
+    for part in ("images", "masks"):
+        (trained / part / "p000.png").rename(trained / part / f"{stem}.png")
+    cli[cli.index("sample/kvasir,sample/clinicdb")] = str(trained)
+    cli[cli.index(str(tmp_path / "ft"))] = str(tmp_path / "refused")
+    refused = runner.invoke(app, cli)
+    assert refused.exit_code == 2, refused.output
+    assert f"(e.g. kvasir/{stem}) trained those weights" in refused.output
+    assert "Traceback" not in refused.output and len(refused.output.strip().splitlines()) == 1
 
 
 def test_missing_init_file_is_a_one_line_error(tmp_path):
