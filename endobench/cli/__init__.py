@@ -102,6 +102,7 @@ def _register() -> None:
         "models",
         "run",
         "compare",
+        "report",
         "package",
         "leaderboard",
         "train",

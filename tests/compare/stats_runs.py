@@ -47,10 +47,11 @@ def write_run(
     *,
     model: str | None = None,
     no_truth: Sequence[str] = (),
+    exist_ok: bool = False,
 ) -> Path:
     """Write a run folder: ``sets`` maps a set to (image names, per-image scores)."""
     run_dir = root / name
-    (run_dir / "scores").mkdir(parents=True)
+    (run_dir / "scores").mkdir(parents=True, exist_ok=exist_ok)
     info_sets = {}
     for set_name, (images, values) in sets.items():
         with (run_dir / "scores" / f"{set_name}.csv").open("w", newline="") as handle:
