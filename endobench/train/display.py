@@ -106,7 +106,7 @@ class TrainingDisplay:
     def log(self, message: str) -> None:
         """Print a line above the bars (nothing when disabled)."""
         if self.enabled:
-            self._display().console.print(message, soft_wrap=True)
+            self._display().console.print(message, soft_wrap=True, markup=False)
 
     def close(self) -> None:
         """Stop the display."""

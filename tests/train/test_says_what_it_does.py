@@ -1,0 +1,153 @@
+"""Training says what it does: the announced split, bars within and across epochs, training speed
+apart from validation time, curves with markers, and ``--limit`` where a user expects it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+from rich.console import Console
+from train_helpers import brp_lite_cli_args, make_pair_folder, tiny_config
+from typer.testing import CliRunner
+
+from endobench.train import Recipe, train
+from endobench.train.display import TrainingDisplay
+from endobench.train.fold_plan import plan_training
+from endobench.train.history import draw_history, read_history_csv
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return make_pair_folder(tmp_path_factory.mktemp("pairs") / "tinyset", n=12)
+
+
+def _cv_recipe(**changes):
+    return Recipe(size=64, batch_size=4, epochs=1, scales=(1.0,), folds=3, **changes)
+
+
+def _plan(tiny_data, tmp_path, **overrides):
+    config = tiny_config(tiny_data, tmp_path / "out", epochs=1, **overrides)
+    return plan_training(config, config.recipe)
+
+
+def test_announcement_of_each_kind_of_split(tiny_data, tmp_path):
+    held = _plan(tiny_data, tmp_path)
+    assert held.announcement == (
+        "validation: 3 held-back images (0.25 of 12, seeded); training on 9"
+    )
+    cv = _plan(tiny_data, tmp_path, val_fraction=None, recipe=_cv_recipe())
+    assert [f.fold for f in cv.folds] == [0, 1, 2] and cv.cross_validation
+    assert cv.announcement == (
+        "3-fold cross-validation of 12 images: each fold trains on 8 and validates on 4 images"
+    )
+    one = _plan(tiny_data, tmp_path, val_fraction=None, recipe=_cv_recipe(), fold=2)
+    assert one.announcement == (
+        "3-fold cross-validation, fold 2 only: trains on 8 images, validates on 4"
+    )
+    external = _plan(tiny_data, tmp_path, val_fraction=None, val_data=[str(tiny_data)])
+    assert external.announcement.startswith("validation: 12 images of ")
+    none = _plan(tiny_data, tmp_path, val_fraction=None)
+    assert none.announcement == (
+        "no validation data: training on 12 images, keeping the last epoch's weights"
+    )
+
+
+def test_limit_trains_fold_zero_of_a_cross_validation_recipe_and_limits_validation(
+    tiny_data, tmp_path
+):
+    plan = _plan(tiny_data, tmp_path, val_fraction=None, recipe=_cv_recipe(), limit=2)
+    (fold,) = plan.folds
+    assert fold.fold == 0 and len(fold.train_pairs) == 2 and len(fold.val_pairs) == 2
+    full = _plan(tiny_data, tmp_path, val_fraction=None, recipe=_cv_recipe()).folds[0]
+    # The limited validation images are still fold 0's held-back images.
+    assert {p.id for p in fold.val_pairs} <= {p.id for p in full.val_pairs}
+    assert plan.announcement == (
+        "3-fold cross-validation, fold 0 only: trains on 2 images, validates on 2 "
+        "(--limit 2: 2 of its 4); --limit trains fold 0 only, --folds 3 trains every fold"
+    )
+    # --folds given explicitly: every fold, each limited.
+    every = _plan(tiny_data, tmp_path, val_fraction=None, recipe=_cv_recipe(), limit=2, folds=3)
+    assert [f.fold for f in every.folds] == [0, 1, 2]
+    assert all(len(f.train_pairs) == 2 and len(f.val_pairs) == 2 for f in every.folds)
+    held = _plan(tiny_data, tmp_path, limit=1)
+    assert [(len(f.train_pairs), len(f.val_pairs)) for f in held.folds] == [(1, 1)]
+    assert held.announcement.startswith("validation: 1 held-back images (0.25 of 12, seeded)")
+
+
+class RecordingDisplay(TrainingDisplay):
+    """A real display on a captured terminal that also records its batch bars."""
+
+    def __init__(self):
+        self.buffer = io.StringIO()
+        console = Console(file=self.buffer, force_terminal=True, width=200, color_system=None)
+        super().__init__(enabled=True, console=console)
+        self.bars: list[dict] = []
+
+    @contextlib.contextmanager
+    def batches(self, description, total, done=0):
+        bar = {"description": description, "total": total, "done": done, "advances": []}
+        self.bars.append(bar)
+        with super().batches(description, total, done) as advance:
+
+            def recorded(images, loss=None):
+                bar["advances"].append((images, loss))
+                advance(images, loss)
+
+            yield recorded
+
+
+def test_bars_within_and_across_epochs_and_the_announcement(tiny_data, tmp_path):
+    display = RecordingDisplay()
+    train(tiny_config(tiny_data, tmp_path / "run", epochs=2), display=display)
+    trained = [bar for bar in display.bars if " epoch " in bar["description"]]
+    validated = [bar for bar in display.bars if " validation " in bar["description"]]
+    # 9 training images in batches of 4: three batches an epoch, each advancing the bar once.
+    assert [b["description"] for b in trained] == ["64px epoch 1/2", "64px epoch 2/2"]
+    assert all(b["total"] == 3 and len(b["advances"]) == 3 for b in trained)
+    assert [images for images, _ in trained[0]["advances"]] == [4, 4, 1]
+    assert all(loss is not None and loss > 0 for b in trained for _, loss in b["advances"])
+    assert [(b["total"], len(b["advances"])) for b in validated] == [(1, 1), (1, 1)]
+    shown = display.buffer.getvalue()
+    assert "validation: 3 held-back images (0.25 of 12, seeded); training on 9" in shown
+    assert "64px epochs" in shown  # the bar across epochs
+    assert "64px epoch 2/2: train loss" in shown and "img/s" in shown
+
+
+def test_training_speed_excludes_validation_time(tiny_data, tmp_path):
+    result = train(tiny_config(tiny_data, tmp_path / "run", epochs=2))
+    rows = read_history_csv(tmp_path / "run" / "history.csv")
+    for kept, row in zip(result.runs[0].history, rows, strict=True):
+        assert kept["images_per_s"] == 9 / kept["train_seconds"]
+        assert kept["val_seconds"] > 0
+        assert kept["seconds"] >= kept["train_seconds"] + kept["val_seconds"]
+        assert row["train_seconds"] == pytest.approx(kept["train_seconds"], rel=1e-5)
+        assert row["val_seconds"] == pytest.approx(kept["val_seconds"], rel=1e-5)
+
+
+def test_one_epoch_draws_points():
+    import matplotlib.pyplot as plt
+
+    row = {"run": "fold0", "epoch": 1, "train_loss": 0.9, "val_loss": 1.1, "val_dice": 0.4}
+    fig = draw_history([row, {**row, "run": "fold1"}])
+    lines = [line for ax in fig.axes for line in ax.get_lines()]
+    assert len(lines) == 6
+    assert all(line.get_marker() == "o" and len(line.get_xdata()) == 1 for line in lines)
+    plt.close(fig)
+
+
+def test_cli_limit_on_a_five_fold_recipe_trains_one_small_fold(tmp_path):
+    from endobench.cli import app
+
+    data = make_pair_folder(tmp_path / "data", n=10, side=48)
+    args = brp_lite_cli_args(data, tmp_path / "run", "--limit", "2")
+    args.remove("--val-fraction")
+    args.remove("0.34")
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        "5-fold cross-validation, fold 0 only: trains on 2 images, validates on 2" in result.output
+    )
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.is_dir()) == ["fold0"]
+    assert "fold0 64px: best epoch 1 (validation mean Dice" in result.output
+    assert ", 2 images)" in result.output
