@@ -5,6 +5,7 @@
 """
 
 from endobench.runner.config import RunConfig
-from endobench.runner.pipeline import RunResult, SetResult, run_benchmark, run_sweep
+from endobench.runner.pipeline import run_benchmark, run_sweep
+from endobench.runner.result import RunResult, SetResult
 
 __all__ = ["RunConfig", "RunResult", "SetResult", "run_benchmark", "run_sweep"]

@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 
 from endobench.runner.config import RunConfig
 from endobench.runner.engine import Engine
+from endobench.runner.live import make_progress
 from endobench.runner.loading import ImageItems, make_loader
 from endobench.runner.timing import ForwardTimer, TimingLog, evenly_spaced
-from endobench.writers.masks import mask_path, outputs_complete, prob_path, write_mask, write_prob
+from endobench.writers.run_folder import RunFolder
+
+#: Per set: ``(images inferred in this session, images skipped as already done)``.
+InferenceCounts = dict[str, tuple[int, int]]
+Manifest = dict[str, list[dict[str, Any]]]
 
 
 def pending_items(
     config: RunConfig,
-    run_dir: Path,
-    manifest: dict[str, list[dict[str, Any]]],
-    journal: dict[tuple[str, str], dict[str, Any]],
-) -> tuple[list[tuple[str, str, str]], dict[str, tuple[int, int]]]:
+    folder: RunFolder,
+    manifest: Manifest,
+    journal: Mapping[tuple[str, str], Any],
+) -> tuple[list[tuple[str, str, str]], InferenceCounts]:
     """Return the images still to infer and, per set, ``(to infer, skipped)`` counts.
 
     Without ``--resume`` every image is pending. With it, an image is skipped when its journal
     line exists and its outputs decode at the image's size.
     """
     items: list[tuple[str, str, str]] = []
-    counts: dict[str, tuple[int, int]] = {}
+    counts: InferenceCounts = {}
     for set_name, entries in manifest.items():
         todo = skipped = 0
         for entry in entries:
@@ -36,7 +40,7 @@ def pending_items(
             done = (
                 config.resume
                 and (set_name, entry["name"]) in journal
-                and outputs_complete(run_dir, set_name, entry["name"], size, config.save_prob)
+                and folder.outputs_complete(set_name, entry["name"], size, config.save_prob)
             )
             if done:
                 skipped += 1
@@ -48,100 +52,98 @@ def pending_items(
 
 
 def infer(
-    engine: Engine,
-    config: RunConfig,
-    run_dir: Path,
-    manifest: dict[str, list[dict[str, Any]]],
-    journal: dict[tuple[str, str], dict[str, Any]],
-    journal_path: Path,
-) -> tuple[TimingLog, dict[str, tuple[int, int]]]:
+    engine: Engine, config: RunConfig, folder: RunFolder, manifest: Manifest
+) -> tuple[TimingLog, InferenceCounts]:
     """Predict every pending image, write its outputs and journal its forward times.
 
     Args:
         engine: The predictor and device.
         config: The run's options.
-        run_dir: The run folder.
+        folder: The started run folder (its journal tells what an earlier session finished).
         manifest: The run's manifest; missing sizes are filled in place from the decoded images.
-        journal: Journal entries of an earlier, interrupted session (for ``--resume``).
-        journal_path: The journal file, appended to as images finish.
 
     Returns:
         The timing log of this session and per set ``(inferred, skipped)``.
     """
-    from endobench.runner.progress import make_progress
-
-    items, counts = pending_items(config, run_dir, manifest, journal)
+    items, counts = pending_items(config, folder, manifest, folder.read_journal())
     log = TimingLog()
     if not items:
         return log, counts
-    entries = {(s, e["name"]): e for s, rows in manifest.items() for e in rows}
     loader = make_loader(
         ImageItems(items, engine.preprocess),
         config.batch_size,
         config.num_workers,
         engine.device.type == "cuda",
     )
-    timer = ForwardTimer(engine.device)
-    batch1 = (
-        set(range(len(items)))
-        if config.batch_size == 1
-        else set(evenly_spaced(len(items), config.fps_images))
-    )
-    warmed = False
-    _end_torn_line(journal_path)
+    step = _BatchStep(engine, config, log, len(items))
+    entries = {(s, e["name"]): e for s, rows in manifest.items() for e in rows}
     log.start()
     with (
         torch.inference_mode(),
-        journal_path.open("a", encoding="utf-8") as journal_file,
+        folder.journal_writer() as journal,
         make_progress(config.progress) as progress,
     ):
         task = progress.add_task(f"{config.model} @ {engine.size}px", total=len(items))
         for batch in loader:
-            x = engine.to_device(batch["tensor"])
-            if not warmed:
-                began = time.perf_counter()
-                for _ in range(config.warmup):
-                    engine.forward(x[:1])
-                if config.batch_size > 1:
-                    engine.forward(x)
-                log.excluded_s += time.perf_counter() - began
-                warmed = True
-            output, millis = timer(lambda x=x: engine.forward(x))
-            count = len(batch["name"])
-            log.batch_ms.append((count, millis))
-            b1: list[float | None] = [None] * count
-            if config.batch_size == 1:
-                b1[0] = millis
-            else:
-                for j, index in enumerate(batch["index"]):
-                    if index in batch1:
-                        _, b1[j] = timer(lambda j=j, x=x: engine.forward(x[j : j + 1]))
-                        log.excluded_s += b1[j] / 1000.0
-            output = engine.to_host(output)
-            for j in range(count):
-                set_name, name = batch["set"][j], batch["name"][j]
+            output, millis, b1 = step(batch)
+            for j, (set_name, name) in enumerate(zip(batch["set"], batch["name"], strict=True)):
                 height, width = batch["height"][j], batch["width"][j]
                 probability, mask = engine.finish(output, j, height, width)
-                write_mask(mask_path(run_dir, set_name, name), mask)
-                if config.save_prob:
-                    write_prob(prob_path(run_dir, set_name, name), probability)
+                folder.write_prediction(
+                    set_name, name, mask, probability if config.save_prob else None
+                )
                 entry = entries[(set_name, name)]
                 entry["height"], entry["width"] = height, width
-                line = {"set": set_name, "name": name, "ms": millis / count, "b1": b1[j]}
-                journal_file.write(json.dumps(line) + "\n")
-                journal_file.flush()
-            log.images += count
-            progress.advance(task, count)
+                journal({"set": set_name, "name": name, "ms": millis / len(b1), "b1": b1[j]})
+            progress.advance(task, len(b1))
     log.stop()
     return log, counts
 
 
-def _end_torn_line(path: Path) -> None:
-    """End a journal whose last line was cut by an interruption, so new lines start clean."""
-    if path.is_file() and path.stat().st_size:
-        with path.open("rb") as handle:
-            handle.seek(-1, 2)
-            torn = handle.read(1) != b"\n"
-        if torn:
-            with path.open("a", encoding="utf-8") as handle:
-                handle.write("\n")
+class _BatchStep:
+    """The timed forward pass of one batch, with the warm-up and the batch-1 timings around it."""
+
+    def __init__(self, engine: Engine, config: RunConfig, log: TimingLog, total: int):
+        self.engine = engine
+        self.config = config
+        self.log = log
+        self.timer = ForwardTimer(engine.device)
+        self.warmed = False
+        self.batch1 = (
+            set(range(total))
+            if config.batch_size == 1
+            else set(evenly_spaced(total, config.fps_images))
+        )
+
+    def __call__(self, batch: dict[str, Any]) -> tuple[Any, float, list[float | None]]:
+        """Return the batch's probabilities on the host, its forward milliseconds and batch-1 times."""
+        x = self.engine.to_device(batch["tensor"])
+        if not self.warmed:
+            self._warm_up(x)
+        output, millis = self.timer(lambda: self.engine.forward(x))
+        count = len(batch["name"])
+        self.log.batch_ms.append((count, millis))
+        b1: list[float | None] = [None] * count
+        if self.config.batch_size == 1:
+            b1[0] = millis
+        else:
+            for j, index in enumerate(batch["index"]):
+                if index in self.batch1:
+                    _, b1[j] = self.timer(_forward_one(self.engine, x, j))
+                    self.log.excluded_s += b1[j] / 1000.0
+        self.log.images += count
+        return self.engine.to_host(output), millis, b1
+
+    def _warm_up(self, x: torch.Tensor) -> None:
+        """Untimed passes before the first timed one (excluded from the end-to-end rate)."""
+        began = time.perf_counter()
+        for _ in range(self.config.warmup):
+            self.engine.forward(x[:1])
+        if self.config.batch_size > 1:
+            self.engine.forward(x)
+        self.log.excluded_s += time.perf_counter() - began
+        self.warmed = True
+
+
+def _forward_one(engine: Engine, x: torch.Tensor, j: int) -> Callable[[], torch.Tensor]:
+    return lambda: engine.forward(x[j : j + 1])

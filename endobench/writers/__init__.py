@@ -1,25 +1,23 @@
 """Writers: EndoCV2021 submission folders, run folders, scores and validated zips (no torch).
 
 - :mod:`endobench.writers.masks`: ``<set>_pred/<name>_mask.jpg`` masks and probability maps.
-- :mod:`endobench.writers.run_folder`: run folder rules, ``run.json``, ``timing.json``, manifest,
-  the toolkit's ``timeElaspsed<set>.txt``.
-- :mod:`endobench.writers.scores`: per-set toolkit JSON, per-image CSV, standard metrics.
+- :mod:`endobench.writers.run_folder`: :class:`RunFolder`, the one owner of a run folder (the
+  ``--force``/``--resume`` rules, ``run.json``, the journal, ``timing.json``, per-set scores files).
+- :mod:`endobench.writers.manifest`: ``manifest.json`` (every input image, its size and hash).
+- :mod:`endobench.writers.time_file`: the toolkit's ``timeElaspsed<set>.txt``.
 - :mod:`endobench.writers.package`: ``package_run`` and ``check_zip``.
 """
 
+from endobench.writers.manifest import read_manifest
 from endobench.writers.masks import mask_path, read_prediction, set_pred_dir, write_mask, write_prob
 from endobench.writers.package import PackageError, PackageReport, check_run, check_zip, package_run
-from endobench.writers.run_folder import (
-    format_time_file,
-    parse_time_file,
-    prepare_run_dir,
-    read_manifest,
-    read_run_json,
-)
+from endobench.writers.run_folder import RunFolder, prepare_run_dir, read_run_json
+from endobench.writers.time_file import format_time_file, parse_time_file
 
 __all__ = [
     "PackageError",
     "PackageReport",
+    "RunFolder",
     "check_run",
     "check_zip",
     "format_time_file",

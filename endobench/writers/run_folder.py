@@ -1,4 +1,8 @@
-"""The run folder: creation rules (``--force``, ``--resume``), ``run.json``, ``timing.json``, manifests.
+"""The run folder and its one owner, :class:`RunFolder`: creation rules, ``run.json``, journal, scores.
+
+Reading a finished folder goes through the small functions below (``read_run_json``,
+:func:`endobench.writers.manifest.read_manifest`, :func:`scores_paths`); writing one goes through
+:class:`RunFolder` alone.
 
 Layout of ``submissions/<run>/``::
 
@@ -14,7 +18,6 @@ Layout of ``submissions/<run>/``::
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import shutil
 import time
@@ -25,20 +28,26 @@ from typing import Any
 import numpy as np
 
 from endobench.errors import ConfigError
-from endobench.io import write_json_atomic, write_text_atomic
+from endobench.io import write_json_atomic
+from endobench.writers.manifest import (
+    MANIFEST_JSON,
+    fill_sizes,
+    manifest_hash,
+    read_manifest,
+    write_manifest,
+)
 from endobench.writers.masks import (
     SUBMISSION_ROOT,
     mask_path,
     outputs_complete,
     prob_path,
-    set_pred_dir,
     write_mask,
     write_prob,
 )
+from endobench.writers.time_file import write_time_file
 
 RUN_JSON = "run.json"
 TIMING_JSON = "timing.json"
-MANIFEST_JSON = "manifest.json"
 SCORES_DIR = "scores"
 #: The append-only per-image journal that lets an interrupted run resume.
 JOURNAL = ".journal.jsonl"
@@ -147,80 +156,6 @@ def write_timing_json(run_dir: str | Path, timing: Mapping[str, Any]) -> Path:
     return write_json_atomic(Path(run_dir) / TIMING_JSON, dict(timing))
 
 
-def write_manifest(run_dir: str | Path, manifest: Mapping[str, list[Mapping[str, Any]]]) -> Path:
-    """Write ``manifest.json``: per set, one entry per image (id, name, file, height, width)."""
-    return write_json_atomic(
-        Path(run_dir) / MANIFEST_JSON, {k: list(v) for k, v in manifest.items()}
-    )
-
-
-def read_manifest(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
-    """Read ``manifest.json`` from a run folder.
-
-    Raises:
-        ConfigError: It is missing or unreadable.
-    """
-    path = Path(run_dir) / MANIFEST_JSON
-    if not path.is_file():
-        raise ConfigError(f"{path} not found: {run_dir} is not an endobench run folder")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ConfigError(
-            f"{path} is not valid JSON ({err.msg}); rerun the run with --force"
-        ) from err
-
-
-def manifest_hash(manifest: Mapping[str, list[Mapping[str, Any]]]) -> str:
-    """Return a sha256 over the manifest (sets, names, sizes and file hashes), order-independent."""
-    rows = []
-    for set_name in sorted(manifest):
-        for entry in manifest[set_name]:
-            rows.append(
-                [set_name, entry["name"], entry["height"], entry["width"], entry.get("sha256", "")]
-            )
-    rows.sort()
-    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
-
-
-def time_file_path(run_dir: str | Path, set_name: str) -> Path:
-    """Return ``<set>_pred/timeElaspsed<set>.txt`` (the toolkit's spelling)."""
-    return set_pred_dir(run_dir, set_name) / f"timeElaspsed{set_name}.txt"
-
-
-def format_time_file(entries: Iterable[tuple[str, float]]) -> str:
-    """Format per-image times as the EndoCV2021 inference script writes them.
-
-    Each line is ``<name> -----> <milliseconds> `` and the last line is ``average_t -----> <mean>``,
-    exactly the ``'%s -----> %s \\n'`` lines of ``endocv2021_inference-seg.py``.
-    """
-    lines = []
-    values = []
-    for name, millis in entries:
-        values.append(float(millis))
-        lines.append(f"{name} -----> {float(millis)} \n")
-    mean = sum(values) / len(values) if values else float("nan")
-    lines.append(f"average_t -----> {mean} \n")
-    return "".join(lines)
-
-
-def parse_time_file(text: str) -> list[tuple[str, float]]:
-    """Parse a ``timeElaspsed*.txt`` file into ``(name, milliseconds)`` pairs (``average_t`` included)."""
-    entries = []
-    for line in text.splitlines():
-        if "----->" in line:
-            name, value = line.split("----->", 1)
-            entries.append((name.strip(), float(value.strip())))
-    return entries
-
-
-def write_time_file(
-    run_dir: str | Path, set_name: str, entries: Iterable[tuple[str, float]]
-) -> Path:
-    """Write a set's ``timeElaspsed<set>.txt`` atomically and return its path."""
-    return write_text_atomic(time_file_path(run_dir, set_name), format_time_file(entries))
-
-
 def scores_paths(run_dir: str | Path, set_name: str) -> dict[str, Path]:
     """Return the paths of a set's toolkit JSON, per-image CSV and standard-metrics JSON."""
     base = Path(run_dir) / SCORES_DIR
@@ -323,6 +258,10 @@ class RunFolder:
         }
         write_run_json(self.path, self.info)
         write_manifest(self.path, manifest)
+
+    def write_manifest(self, manifest: dict[str, list[dict[str, Any]]]) -> Path:
+        """Write ``manifest.json`` again (sizes that decoding filled in)."""
+        return write_manifest(self.path, manifest)
 
     def _check_previous(self, previous: Mapping[str, Any], manifest_sha: str, weights) -> None:
         if previous and previous.get("manifest_sha256") not in (None, manifest_sha):
@@ -429,16 +368,6 @@ class RunFolder:
         self.info["status"] = "complete"
         self.info["finished"] = _utc_now()
         return write_run_json(self.path, self.info)
-
-
-def fill_sizes(manifest: dict[str, list[dict]], previous: Mapping[str, list[Mapping]]) -> None:
-    """Take image sizes that no header gave from an earlier session's manifest (resume)."""
-    known = {(s, e["name"]): e for s, rows in previous.items() for e in rows if e.get("height")}
-    for set_name, rows in manifest.items():
-        for entry in rows:
-            old = known.get((set_name, entry["name"]))
-            if entry.get("height") is None and old is not None:
-                entry["height"], entry["width"] = old["height"], old["width"]
 
 
 def _end_torn_line(path: Path) -> None:

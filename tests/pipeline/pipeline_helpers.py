@@ -2,7 +2,7 @@
 
 A hand-made run is what ``endobench run`` writes, made without a model: its predictions are the
 truth masks eroded or dilated by a few pixels (so the scores differ between runs and are known to
-be below 1), scored by the real scorer through :func:`endobench.writers.scores.score_set`.
+be below 1), scored by the real scorer through :func:`endobench.runner.scoring.score_set`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import cv2
 import numpy as np
 
 from endobench.io import write_json_atomic
+from endobench.writers.manifest import write_manifest
 from endobench.writers.masks import mask_path, write_mask
-from endobench.writers.run_folder import write_manifest, write_run_json, write_time_file
+from endobench.writers.run_folder import RunFolder, write_run_json
+from endobench.writers.time_file import write_time_file
 
 
 def copy_sample(
@@ -48,7 +50,7 @@ def make_run(
 ) -> Path:
     """Write a finished run folder whose predictions are the truths grown (>0) or shrunk (<0)."""
     from endobench.data.readers import read_mask
-    from endobench.writers.scores import score_set
+    from endobench.runner.scoring import score_set
 
     run_dir = root / name
     entries = []
@@ -79,6 +81,9 @@ def make_run(
     write_manifest(run_dir, {set_name: entries})
     write_time_file(run_dir, set_name, times)
     scores = score_set(run_dir, set_name, entries, use_prob=False)
+    paths = RunFolder(run_dir).write_scores(
+        set_name, scores.summary, scores.rows, scores.standard
+    )
     write_run_json(
         run_dir,
         {
@@ -91,7 +96,7 @@ def make_run(
             "sets": {
                 set_name: {
                     "images": len(entries),
-                    "scores_json": str(scores["paths"]["json"].relative_to(run_dir)),
+                    "scores_json": str(paths["json"].relative_to(run_dir)),
                 }
             },
         },

@@ -22,7 +22,7 @@ from endobench.metrics.folders import read_truth
 from endobench.runner import RunConfig, run_benchmark, run_sweep
 from endobench.writers.masks import mask_path, prob_path, read_mask_pixels
 from endobench.writers.package import check_zip, package_run
-from endobench.writers.run_folder import parse_time_file, time_file_path
+from endobench.writers.time_file import parse_time_file, time_file_path
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -183,9 +183,9 @@ def test_existing_run_needs_force(e2e, inputs):
 
 
 def test_resume_after_an_interruption_and_force(e2e, inputs, tmp_path, monkeypatch):
-    import endobench.runner.inference as inference
+    import endobench.writers.run_folder as run_folder
 
-    real_write = inference.write_mask
+    real_write = run_folder.write_mask
     calls = []
 
     def interrupted_write(path, mask):
@@ -194,11 +194,11 @@ def test_resume_after_an_interruption_and_force(e2e, inputs, tmp_path, monkeypat
         calls.append(path)
         return real_write(path, mask)
 
-    monkeypatch.setattr(inference, "write_mask", interrupted_write)
+    monkeypatch.setattr(run_folder, "write_mask", interrupted_write)
     config = _config(inputs, tmp_path, "resumed", images=[str(inputs["clinic"])])
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(config)
-    monkeypatch.setattr(inference, "write_mask", real_write)
+    monkeypatch.setattr(run_folder, "write_mask", real_write)
     run_dir = tmp_path / "resumed"
     assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
     assert len(list(mask_path(run_dir, "clinic", "x").parent.glob("*_mask.jpg"))) == 4

@@ -8,6 +8,7 @@ import pytest
 
 from endobench.errors import ConfigError
 from endobench.metrics import score_pair
+from endobench.writers.manifest import manifest_hash
 from endobench.writers.masks import (
     encode_mask_jpeg,
     mask_path,
@@ -15,13 +16,8 @@ from endobench.writers.masks import (
     read_prediction,
     write_mask,
 )
-from endobench.writers.run_folder import (
-    format_time_file,
-    manifest_hash,
-    parse_time_file,
-    prepare_run_dir,
-    write_run_json,
-)
+from endobench.writers.run_folder import prepare_run_dir, write_run_json
+from endobench.writers.time_file import format_time_file, parse_time_file
 
 
 def _real_mask(sample_root):

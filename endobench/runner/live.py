@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -18,8 +18,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-if TYPE_CHECKING:
-    from endobench.runner.pipeline import RunResult
+from endobench.runner.result import RunResult
 
 
 class _RateColumn(ProgressColumn):

@@ -1,0 +1,37 @@
+"""What a finished run returns: per-set counts and scores, its timing record, its leaderboard record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class SetResult:
+    """What a run produced for one set.
+
+    Attributes:
+        images: Images in the set.
+        inferred: Images inferred in this session.
+        skipped: Images whose outputs an earlier session had finished (``--resume``).
+        summary: The set's EndoCV2021 toolkit JSON, when it was scored.
+        standard: The set's standard metrics, when it was scored.
+    """
+
+    images: int
+    inferred: int
+    skipped: int
+    summary: dict[str, Any] | None = None
+    standard: dict[str, Any] | None = None
+
+
+@dataclass
+class RunResult:
+    """A finished run: its folder, per-set results, timing record and leaderboard record path."""
+
+    run_dir: Path
+    name: str
+    sets: dict[str, SetResult] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)
+    record_path: Path | None = None

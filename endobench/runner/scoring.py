@@ -1,0 +1,92 @@
+"""Scores of a run's sets, computed from the files as written (what the challenge's scorer sees).
+
+The EndoCV numbers read the written ``<name>_mask.jpg`` and the truth file exactly as ``endobench
+score`` does (channel 0, ``> 0``), so they equal ``endobench score --gt <truth> --pred <set>_pred``
+on the same files. The standard metrics use truth ``> 127`` and the 8-bit probability maps when
+``--save-prob`` wrote them, else the written masks. Writing the results is the run folder's job
+(:meth:`endobench.writers.run_folder.RunFolder.write_scores`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from endobench.data.readers import read_mask_channel
+from endobench.metrics.endocv import binarize, score_pair
+from endobench.metrics.standard import StandardMetrics
+from endobench.metrics.summary import EndoCVAccumulator
+from endobench.writers.masks import mask_path, prob_path, read_prob
+
+
+@dataclass
+class SetScores:
+    """One set's scores.
+
+    Attributes:
+        summary: The EndoCV2021 toolkit JSON.
+        rows: Per-image rows (the toolkit's CSV columns).
+        standard: The standard metrics, with the prediction source and truth rule they used.
+    """
+
+    summary: dict[str, Any]
+    rows: list[Any]
+    standard: dict[str, Any]
+
+
+def score_set(
+    run_dir: str | Path,
+    set_name: str,
+    entries: Sequence[Mapping[str, Any]],
+    use_prob: bool,
+    progress: Callable[[int], Any] | None = None,
+) -> SetScores:
+    """Score one set of a run from its written files.
+
+    Args:
+        run_dir: The run folder.
+        set_name: The set.
+        entries: The set's manifest entries (``name``, ``mask`` file or None for a negative frame,
+            ``height``, ``width``).
+        use_prob: Use the probability maps for the standard metrics.
+        progress: Called with 1 after each image.
+
+    Returns:
+        The set's scores.
+    """
+    accumulator = EndoCVAccumulator()
+    standard = StandardMetrics()
+    for entry in entries:
+        raw_truth = _truth_channel(entry)
+        raw_pred = read_mask_channel(mask_path(run_dir, set_name, entry["name"]))
+        accumulator.update(entry["name"], score_pair(binarize(raw_truth, 0), raw_pred, 0))
+        if use_prob:
+            prob = read_prob(prob_path(run_dir, set_name, entry["name"]))
+            prob8 = np.rint(prob * 255).astype(np.uint8)
+        else:
+            prob8 = np.where(raw_pred > 0, 255, 0).astype(np.uint8)
+        if prob8.shape != raw_truth.shape:
+            import cv2
+
+            prob8 = cv2.resize(
+                prob8, (raw_truth.shape[1], raw_truth.shape[0]), interpolation=cv2.INTER_LINEAR
+            )
+        standard.update(entry["name"], binarize(raw_truth, 127), prob8)
+        if progress is not None:
+            progress(1)
+    standard_values = standard.compute()
+    standard_values["prediction_source"] = (
+        "probability maps (8-bit)" if use_prob else "binary masks as written"
+    )
+    standard_values["truth_rule"] = "> 127"
+    return SetScores(accumulator.compute(), accumulator.rows(), standard_values)
+
+
+def _truth_channel(entry: Mapping[str, Any]) -> np.ndarray:
+    if entry.get("mask"):
+        return read_mask_channel(entry["mask"])
+    return np.zeros((int(entry["height"]), int(entry["width"])), dtype=np.uint8)
