@@ -16,8 +16,14 @@ def invoke(*args: object, **kwargs):
     return CliRunner().invoke(app, [str(arg) for arg in args], **kwargs)
 
 
-def assert_one_line_error(result, *words: str) -> str:
+def assert_one_line_error(result, *words: str, listing: bool = False) -> str:
     """Exit status 2, exactly one line on stderr, ``Error: ...`` naming ``words``; no traceback.
+
+    Args:
+        result: What :func:`invoke` returned.
+        words: Texts the error line must hold (a file name, the fix).
+        listing: Allow a bounded list of problems (indented ``  - `` lines) before the error
+            line, as ``package`` prints when a submission breaks several rules.
 
     Returns:
         The error line.
@@ -28,6 +34,9 @@ def assert_one_line_error(result, *words: str) -> str:
     )
     assert result.exit_code == 2, shown
     lines = [line for line in result.stderr.splitlines() if line.strip()]
+    if listing:
+        assert all(line.startswith("  ") for line in lines[:-1]) and len(lines) <= 7, shown
+        lines = lines[-1:]
     assert len(lines) == 1 and lines[0].startswith("Error: "), shown
     assert "Traceback" not in result.output, shown
     for word in words:
