@@ -91,6 +91,7 @@ def _draw_metric(ax, key: str, records, per_image, datasets, colours) -> None:
                 ax.scatter(x + jitter, values, s=4, alpha=0.35, color=colours[j], linewidths=0)
                 low, high, _ = bootstrap_means(values[None, :], settings)
                 mean = float(values.mean())
+                top = max(float(high[0]), float(np.percentile(values, 75)))
                 ax.errorbar(
                     [x],
                     [mean],
@@ -106,13 +107,16 @@ def _draw_metric(ax, key: str, records, per_image, datasets, colours) -> None:
                 if mean is None:
                     continue
                 ax.scatter([x], [mean], marker="D", s=14, color="black", zorder=5)
+                top = mean
             ax.annotate(
-                f"{mean:.3f}",
-                (x, mean),
+                f"{mean:.1f}" if key == "hausdorff" else f"{mean:.3f}",
+                (x, top),
                 textcoords="offset points",
-                xytext=(0, 6),
+                xytext=(0, 3),
                 ha="center",
                 fontsize=5.5,
+                rotation=90 if len(records) > 3 else 0,
+                va="bottom",
             )
     ax.set_title(METRICS[key][0] + ("" if METRICS[key][1] else " (lower is better)"), fontsize=9)
     ax.set_xticks(np.arange(len(datasets)), datasets, rotation=30, ha="right", fontsize=7)

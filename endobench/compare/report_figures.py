@@ -75,7 +75,7 @@ def dot_and_box(
                 zorder=5,
             )
             ax.annotate(
-                f"{mean:.3f}",
+                f"{mean:.1f}" if metric == "hausdorff" else f"{mean:.3f}",
                 (i, high),
                 xytext=(0, 4),
                 textcoords="offset points",
@@ -103,27 +103,29 @@ def significance_map(set_name: str, metric: str, entry: Mapping[str, Any]) -> st
         for j, b in enumerate(order):
             if a != b:
                 grid[i, j] = by_pair[(a, b)]["p_holm"]
+    from matplotlib.colors import ListedColormap
+
     fig, ax = plt.subplots(figsize=(1.0 + 0.75 * k, 0.8 + 0.6 * k))
-    image = ax.imshow(np.log10(np.clip(grid, 1e-6, 1)), cmap="viridis_r", vmin=-6, vmax=0)
+    categories = np.where(np.isnan(grid), 0, np.where(grid < 0.05, 2, 1))
+    ax.imshow(categories, cmap=ListedColormap(["#ffffff", "#e6e6e6", "#1f7a6d"]), vmin=0, vmax=2)
     for i in range(k):
         for j in range(k):
             if i != j:
-                mark = "✓" if grid[i, j] < 0.05 else ""
+                significant = grid[i, j] < 0.05
                 ax.text(
                     j,
                     i,
-                    f"{grid[i, j]:.2g}\n{mark}",
+                    f"{grid[i, j]:.2g}" + ("\n✓" if significant else ""),
                     ha="center",
                     va="center",
                     fontsize=6,
-                    color="white" if grid[i, j] < 1e-3 else "black",
+                    color="white" if significant else "black",
                 )
     ax.set_xticks(range(k), order, rotation=30, ha="right", fontsize=7)
     ax.set_yticks(range(k), order, fontsize=7)
     ax.set_xlabel("… is better than this column", fontsize=7)
     ax.set_ylabel("this row …", fontsize=7)
-    ax.set_title(f"{set_name}: Holm-adjusted p ({_title(metric)})", fontsize=8)
-    fig.colorbar(image, ax=ax, shrink=0.7, label="log10 p")
+    ax.set_title(f"{set_name}: Holm-adjusted p ({_title(metric)}); ✓ < 0.05", fontsize=8)
     fig.tight_layout()
     return svg_uri(fig)
 
