@@ -48,6 +48,7 @@ class TrainingDisplay:
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=self.console,
+                transient=True,
             )
             self._progress.start()
         return self._progress
