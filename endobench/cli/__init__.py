@@ -120,6 +120,25 @@ def _register() -> None:
 _register()
 
 
+def _one_line_warnings(default):
+    """A ``warnings.showwarning`` that prints endobench's own warnings (skipped problems...) as
+    one ``Warning: ...`` line, without the source line, and others as ``default`` does."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1]
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if package in Path(filename).resolve().parents:
+            print(f"Warning: {message}", file=sys.stderr if file is None else file)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command-line interface (the ``endobench`` console script)."""
+    import warnings
+
+    warnings.showwarning = _one_line_warnings(warnings.showwarning)
     app(args=argv if argv is not None else sys.argv[1:], prog_name="endobench")

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -112,7 +114,11 @@ def find_datasets(
 
 
 def load_dataset(
-    name: str, data_root: str | os.PathLike | None = None, *, on_problem: str = "error"
+    name: str,
+    data_root: str | os.PathLike | None = None,
+    *,
+    on_problem: str = "error",
+    check_files: bool | None = None,
 ) -> Dataset:
     """Open a named data set or subset (see the module docstring for the names).
 
@@ -121,6 +127,8 @@ def load_dataset(
         data_root: Folder holding the data sets; default ``$ENDOBENCH_DATA``. Not needed for
             ``sample/...``.
         on_problem: ``"error"`` or ``"skip"``, as for :func:`open_dataset`.
+        check_files: Read every file while opening, as for :func:`open_dataset` (``run`` and
+            ``train`` do, so that an unreadable file is found before any work starts).
 
     Raises:
         DataError: Unknown name (the message lists the names found), or the data set's problems.
@@ -128,22 +136,25 @@ def load_dataset(
     if name.startswith("sample/") and name.removeprefix("sample/") in SAMPLE_SETS:
         return sample_dataset(name)
     index = _scan(resolve_data_root(data_root))
+    opener = partial(open_dataset, on_problem=on_problem, check_files=check_files)
     base, _, part = name.partition(":")
     if part:
-        return _load_split(name, base, part, index, on_problem)
+        return _load_split(name, base, part, index, opener, skipping=on_problem == "skip")
     if name in index:
         path, _ = index[name]
-        return open_dataset(path, name=_id_prefix(name), on_problem=on_problem)
+        return opener(path, name=_id_prefix(name))
     if name in _WHOLE_TEST_SETS and f"pranet-test/{name}" in index:
-        return _open_pranet_test(name, name, index, on_problem)
+        return _open_pranet_test(name, name, index, opener)
     head, _, subset = name.partition("/")
     if subset and head in index and not head.startswith("pranet-test"):
         path, _ = index[head]
-        return open_dataset(path, name=head, on_problem=on_problem).subset(subset)
+        return opener(path, name=head).subset(subset)
     raise DataError(_unknown(name, index))
 
 
-def _load_split(name: str, base: str, part: str, index: dict, on_problem: str) -> Dataset:
+def _load_split(
+    name: str, base: str, part: str, index: dict, opener: Callable, skipping: bool
+) -> Dataset:
     if base not in PRANET_SETS or part not in PRANET_PARTS:
         raise DataError(
             f"unknown split {name!r}; known splits: "
@@ -151,20 +162,20 @@ def _load_split(name: str, base: str, part: str, index: dict, on_problem: str) -
         )
     if base in index:
         path, _ = index[base]
-        dataset = open_dataset(path, name=base, on_problem=on_problem)
+        dataset = opener(path, name=base)
         keys = pranet_split(base, part)
-        if on_problem == "skip":  # the skipped files are listed in dataset.skipped
+        if skipping:  # the skipped files are listed in dataset.skipped
             present = {s.name for s in dataset}
             keys = [key for key in keys if key in present]
         return dataset.select(keys, name)
     if part == "test" and f"pranet-test/{base}" in index:
-        return _open_pranet_test(base, name, index, on_problem)
+        return _open_pranet_test(base, name, index, opener)
     raise DataError(_unknown(name, index))
 
 
-def _open_pranet_test(base: str, label: str, index: dict, on_problem: str) -> Dataset:
+def _open_pranet_test(base: str, label: str, index: dict, opener: Callable) -> Dataset:
     path, _ = index[f"pranet-test/{base}"]
-    return replace(open_dataset(path, name=base, on_problem=on_problem), name=label)
+    return replace(opener(path, name=base), name=label)
 
 
 def _id_prefix(name: str) -> str:

@@ -3,6 +3,11 @@
 Each ``--dataset`` or ``--images`` becomes one *set*, whose predictions go to ``<set>_pred/``. A
 named data set keeps its name with ``/`` turned into ``-`` (``polypgen/C1`` -> ``polypgen-C1``); an
 image folder keeps its folder name, so the challenge's ``EndoCV_DATA1`` gives ``EndoCV_DATA1_pred``.
+
+``--negatives DIR`` is a set of polyp-free frames (:func:`endobench.data.open_negatives`): scored
+against all-background truths. ``--positives DIR`` is a set of polyp frames without masks: no
+EndoCV scores, only the frame-level sensitivity. A PolypGen negative folder is named after its
+data set (``polypgen-negative``), any other folder after itself.
 """
 
 from __future__ import annotations
@@ -25,11 +30,43 @@ class InputSet:
     name: str
     source: str
     dataset: Dataset
+    positive_frames: bool = False  # --positives: every frame shows a polyp (no masks)
 
     @property
     def has_truth(self) -> bool:
         """Whether every sample has ground truth (a mask or a known negative frame)."""
         return all(s.has_truth for s in self.dataset.samples)
+
+    @property
+    def has_frame_truth(self) -> bool:
+        """Whether every frame is known to show a polyp or not (detection figures apply)."""
+        return self.has_truth or self.positive_frames
+
+
+def open_frames(folder: str, kind: str) -> InputSet:
+    """Open ``--negatives`` (``kind="negative"``) or ``--positives`` (``"positive"``) as a set.
+
+    Raises:
+        DataError: The folder is missing, holds no images, or holds masks.
+    """
+    from endobench.data import open_dataset, open_negatives
+
+    path = Path(folder).resolve()
+    option = f"--{kind}s"
+    if not path.is_dir():
+        raise DataError(f"{path}: folder not found; check {option}")
+    if kind == "negative":
+        dataset = open_negatives(path)
+        label = dataset.name if dataset.layout == "polypgen" else path.name
+        return InputSet(set_name_for(label), str(path), dataset)
+    dataset = open_dataset(path, name=path.name)
+    with_masks = [s for s in dataset if s.mask is not None or s.negative]
+    if with_masks:
+        raise DataError(
+            f"{path}: holds truth ({with_masks[0].id}); {option} takes polyp frames without "
+            "masks: pass this folder as --images"
+        )
+    return InputSet(set_name_for(path.name), str(path), dataset, positive_frames=True)
 
 
 def set_name_for(text: str) -> str:
@@ -42,11 +79,13 @@ def open_named(name: str, data_root: str | None, skip_problems: bool = False) ->
 
     Raises:
         DataError: Unknown name (listing the known ones), data set not found under the data root,
-            or (without ``skip_problems``) its pairing problems.
+            or (without ``skip_problems``) its pairing problems and unreadable files.
     """
     from endobench.data import load_dataset
 
-    return load_dataset(name, data_root, on_problem="skip" if skip_problems else "error")
+    on_problem = "skip" if skip_problems else "error"
+    # Every file is checked before any inference: a truncated input is refused (or skipped) here.
+    return load_dataset(name, data_root, on_problem=on_problem, check_files=True)
 
 
 def open_folder(images: str, masks: str | None = None, skip_problems: bool = False) -> Dataset:
@@ -56,7 +95,8 @@ def open_folder(images: str, masks: str | None = None, skip_problems: bool = Fal
     images whose stem equals theirs, with or without a ``_mask`` suffix.
 
     Raises:
-        DataError: Missing folders or (without ``skip_problems``) pairing problems, by name.
+        DataError: Missing folders or (without ``skip_problems``) pairing problems and unreadable
+            files, by name.
     """
     from endobench.data.layouts import open_dataset
 
@@ -64,7 +104,9 @@ def open_folder(images: str, masks: str | None = None, skip_problems: bool = Fal
     if not folder.is_dir():
         raise DataError(f"image folder {folder} not found; check --images")
     on_problem = "skip" if skip_problems else "error"
-    return open_dataset(folder, name=folder.name, on_problem=on_problem, masks=masks)
+    return open_dataset(
+        folder, name=folder.name, on_problem=on_problem, masks=masks, check_files=True
+    )
 
 
 def resolve_inputs(
@@ -73,8 +115,11 @@ def resolve_inputs(
     masks: list[str],
     data_root: str | None,
     skip_problems: bool = False,
+    negatives: list[str] = (),
+    positives: list[str] = (),
 ) -> list[InputSet]:
-    """Open every input of a run, in the order given (``skip_problems``: ``--skip-problems``).
+    """Open every input of a run, in the order given (``skip_problems``: ``--skip-problems``);
+    ``negatives``/``positives`` are ``--negatives``/``--positives`` folders (:func:`open_frames`).
 
     Raises:
         ConfigError: Two inputs would write to the same ``<set>_pred`` folder.
@@ -89,6 +134,8 @@ def resolve_inputs(
         # A bare images/ folder is named after its parent (Kvasir-SEG/images -> Kvasir-SEG).
         label = path.parent.name if path.name.lower() == "images" else path.name
         sets.append(InputSet(set_name_for(label), str(path), dataset))
+    sets += [open_frames(folder, "negative") for folder in negatives]
+    sets += [open_frames(folder, "positive") for folder in positives]
     names = [s.name for s in sets]
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:

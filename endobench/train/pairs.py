@@ -68,10 +68,11 @@ def resolve_pairs(
     described: list[str] = []
     for name in names:
         folder = Path(name).expanduser()
+        # Every file is checked before training starts: a truncated one is refused (or skipped).
         if folder.is_dir():
-            dataset = open_dataset(folder, on_problem=on_problem)
+            dataset = open_dataset(folder, on_problem=on_problem, check_files=True)
         else:
-            dataset = load_dataset(name, data_root, on_problem=on_problem)
+            dataset = load_dataset(name, data_root, on_problem=on_problem, check_files=True)
         count = 0
         for sample in dataset.samples:
             if sample.mask is None and not getattr(sample, "negative", False):

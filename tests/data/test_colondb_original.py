@@ -85,8 +85,10 @@ def test_datasets_lists_what_run_accepts(data_root):
 
 
 def test_datasets_command_and_run_agree_on_a_damaged_copy(data_root, tmp_path):
-    """With a truncated frame and a frame without mask: datasets names both problems, run refuses
-    the set and, with --skip-problems, accepts exactly the count datasets gives."""
+    """With a truncated frame and a frame without mask: `datasets --skip-problems` (which reads
+    every file, as run does) names both problems, run refuses the set naming both and, with
+    --skip-problems, accepts exactly the count datasets gives. Plain `datasets` reads headers
+    only: it names the pairing problem, so it too says that run refuses the set."""
     from endobench.runner.sources import resolve_inputs
 
     root = tmp_path / "root"
@@ -106,7 +108,9 @@ def test_datasets_command_and_run_agree_on_a_damaged_copy(data_root, tmp_path):
     listed = {e.name: e for e in find_datasets(root, check_files=True)}["colondb"]
     assert (listed.count, len(listed.problems)) == (PAIRS - 2, 2)
 
-    with pytest.raises(DataError, match="1 pairing problem.*3.tiff.*--skip-problems"):
+    quick = {e.name: e for e in find_datasets(root)}["colondb"]
+    assert quick.problems == ("image without mask: 3.tiff",)
+    with pytest.raises(DataError, match="2 pairing problem.*3.tiff.*10.tiff.*--skip-problems"):
         resolve_inputs(["colondb"], [], [], str(root))
     with pytest.warns(UserWarning, match="skipped 2 pairing problem"):
         accepted = resolve_inputs(["colondb"], [], [], str(root), skip_problems=True)
