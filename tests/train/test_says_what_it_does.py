@@ -151,3 +151,18 @@ def test_cli_limit_on_a_five_fold_recipe_trains_one_small_fold(tmp_path):
     assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.is_dir()) == ["fold0"]
     assert "fold0 64px: best epoch 1 (validation mean Dice" in result.output
     assert ", 2 images)" in result.output
+
+
+def test_batch_bars_print_status_lines_into_a_log_file():
+    buffer = io.StringIO()
+    display = TrainingDisplay(console=Console(file=buffer, force_terminal=False), log_every_s=0.0)
+    with display.batches("64px epoch 2/5", total=3, done=1) as advance:
+        advance(4, loss=0.5)
+        advance(1, loss=0.25)
+    display.close()
+    lines = [line for line in buffer.getvalue().splitlines() if line.startswith("64px")]
+    assert [line.split(", loss")[0] for line in lines] == [
+        "64px epoch 2/5: batch 2/3",
+        "64px epoch 2/5: batch 3/3",
+    ]
+    assert lines[-1].split(", ")[1].startswith("loss 0.2500  ") and lines[-1].endswith(" img/s")
