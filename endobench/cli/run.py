@@ -40,6 +40,18 @@ def run(
     masks: list[Path] = typer.Option(
         [], "--masks", help="Mask folder for each --images, in the same order."
     ),
+    negatives: list[Path] = typer.Option(
+        [],
+        "--negatives",
+        help="Folder of polyp-free frames: a set whose truth is all background, with "
+        "frame-level detection figures. Repeatable.",
+    ),
+    positives: list[Path] = typer.Option(
+        [],
+        "--positives",
+        help="Folder of polyp frames without masks: a set scored for frame-level sensitivity "
+        "only. Repeatable.",
+    ),
     data_root: str | None = typer.Option(
         None, "--data-root", help="Where named data sets are found."
     ),
@@ -101,6 +113,8 @@ def run(
         datasets=list(dataset),
         images=[str(p) for p in images],
         masks=[str(p) for p in masks],
+        negatives=[str(p) for p in negatives],
+        positives=[str(p) for p in positives],
         data_root=data_root,
         skip_problems=skip_problems,
         size=size,

@@ -88,8 +88,8 @@ def open_negatives(folder: str | os.PathLike, *, name: str | None = None) -> Dat
 
 def _polypgen_negatives(root: Path, name: str | None) -> Dataset:
     dataset = open_dataset(root, name=name)
-    if dataset.negative:
-        return dataset
+    if (sequence_part(root) or "").startswith("negative"):
+        return dataset  # already named <name>/negative[/<seq>]
     if not any(sample.negative for sample in dataset):
         raise DataError(
             f"{root}: PolypGen folder without negative frames (sequenceData/negativeOnly/<seq>/); "

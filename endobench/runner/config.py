@@ -28,6 +28,10 @@ class RunConfig:
         datasets: Named data sets (``kvasir``, ``polypgen/C1``, ``sample/kvasir``...).
         images: Image folders (any layout ``open_dataset`` knows, or plain image folders).
         masks: Mask folders paired with ``images`` in order (``--masks``), optional.
+        negatives: Folders of polyp-free frames (``--negatives``), each a set with all-background
+            truth.
+        positives: Folders of polyp frames without masks (``--positives``), each a set scored
+            for frame-level sensitivity only.
         data_root: Where named data sets are found (default: the data layer's default).
         skip_problems: Leave out and list the inputs' pairing problems and unreadable files
             (``--skip-problems``) instead of refusing the set.
@@ -60,6 +64,8 @@ class RunConfig:
     datasets: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     masks: list[str] = field(default_factory=list)
+    negatives: list[str] = field(default_factory=list)
+    positives: list[str] = field(default_factory=list)
     data_root: str | None = None
     skip_problems: bool = False
     size: int | None = None
@@ -90,8 +96,10 @@ class RunConfig:
         Raises:
             ConfigError: An option is out of range or options contradict each other.
         """
-        if not self.datasets and not self.images:
-            raise ConfigError("no input: pass --dataset NAME or --images DIR")
+        if not (self.datasets or self.images or self.negatives or self.positives):
+            raise ConfigError(
+                "no input: pass --dataset NAME, --images DIR, --negatives DIR or --positives DIR"
+            )
         if self.masks and len(self.masks) != len(self.images):
             raise ConfigError(
                 f"{len(self.masks)} --masks for {len(self.images)} --images; give one mask folder per image folder"

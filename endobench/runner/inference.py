@@ -94,7 +94,10 @@ def infer(
                 )
                 entry = entries[(set_name, name)]
                 entry["height"], entry["width"] = height, width
-                journal({"set": set_name, "name": name, "ms": millis / len(b1), "b1": b1[j]})
+                # The frame's detection score (metrics.detection), kept for the AUROC.
+                max_prob = float(probability.max()) if probability.size else 0.0
+                line = {"set": set_name, "name": name, "ms": millis / len(b1), "b1": b1[j]}
+                journal(line | {"max_prob": max_prob})
             progress.advance(task, len(b1))
     log.stop()
     return log, counts

@@ -91,12 +91,43 @@ def summary_table(result: RunResult) -> Table:
     return table
 
 
+def detection_table(result: RunResult) -> Table:
+    """Return the frame-level detection figures of the run's sets that have them."""
+    from rich import box
+
+    table = Table(
+        title="frame-level detection",
+        caption="a frame is called polyp when its mask is not empty; AUROC of the max probability",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
+    table.add_column("set", no_wrap=True)
+    for title in ("polyp / free", "FP frames", "Sens.", "Spec.", "AUROC"):
+        table.add_column(title, justify="right", no_wrap=True)
+    for name, entry in result.sets.items():
+        figures = entry.detection
+        if not figures:
+            continue
+        values = [figures.get(k) for k in ("fp_frame_rate", "sensitivity", "specificity")]
+        auroc = figures.get("auroc")
+        table.add_row(
+            name,
+            f"{figures['n_positive_frames']} / {figures['n_negative_frames']}",
+            *("–" if v is None else f"{100 * v:.1f} %" for v in values),
+            "–" if auroc is None else f"{auroc:.3f}",
+        )
+    return table
+
+
 def print_summary(result: RunResult, console: Console | None = None) -> None:
     """Print the summary table and the three speed figures with their conditions."""
     from endobench.runner.timing import describe_fps
 
     console = console or Console()
     console.print(summary_table(result))
+    if any(entry.detection for entry in result.sets.values()):
+        console.print(detection_table(result))
     timing = result.timing
     console.print(describe_fps(timing))
     throughput = timing.get("throughput", {}).get("images_per_s")

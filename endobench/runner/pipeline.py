@@ -37,9 +37,7 @@ def run_sweep(config: RunConfig) -> list[RunResult]:
     config.validate()
     if not config.sizes:
         return [run_benchmark(config)]
-    sets = resolve_inputs(
-        config.datasets, config.images, config.masks, config.data_root, config.skip_problems
-    )
+    sets = _inputs(config)
     with _threads(config.threads):
         return [_run(config.for_size(size, sweep=True), sets) for size in config.sizes]
 
@@ -60,11 +58,21 @@ def run_benchmark(config: RunConfig) -> RunResult:
     config.validate()
     if config.sizes:
         raise ConfigError("run_benchmark runs one size; use run_sweep for --sizes")
-    sets = resolve_inputs(
-        config.datasets, config.images, config.masks, config.data_root, config.skip_problems
-    )
+    sets = _inputs(config)
     with _threads(config.threads):
         return _run(config, sets)
+
+
+def _inputs(config: RunConfig) -> list[InputSet]:
+    return resolve_inputs(
+        config.datasets,
+        config.images,
+        config.masks,
+        config.data_root,
+        config.skip_problems,
+        negatives=config.negatives,
+        positives=config.positives,
+    )
 
 
 @contextlib.contextmanager
@@ -121,7 +129,7 @@ def _run(config: RunConfig, sets: list[InputSet]) -> RunResult:
     result.timing = _timing(engine, config, log, folder)
     folder.write_timing(result.timing)
     if config.score:
-        _score_sets(folder, [s for s in sets if s.has_truth], manifest, config, result)
+        _score_sets(folder, [s for s in sets if s.has_frame_truth], manifest, config, result)
     folder.finish()
     if config.record:
         from endobench.leaderboard.records import add_record
@@ -185,22 +193,39 @@ def _score_sets(
     config: RunConfig,
     result: RunResult,
 ) -> None:
-    """Score every set with ground truth from its written files and write its scores."""
-    from endobench.runner.scoring import score_set
+    """Score every set with ground truth from its written files and write its scores; sets of
+    ``--positives`` frames get the detection figures alone."""
+    from endobench.runner.scoring import detect_positive_frames, score_set
 
+    journal = folder.read_journal()
     with make_progress(config.progress) as bar:
         for input_set in sets:
             task = bar.add_task(f"scoring {input_set.name}", total=len(input_set.dataset))
+            entries = manifest[input_set.name]
+            frame_scores = {
+                e["name"]: journal.get((input_set.name, e["name"]), {}).get("max_prob")
+                for e in entries
+            }
+
+            def advance(n: int, t=task) -> None:
+                bar.advance(t, n)
+
+            if input_set.positive_frames:
+                detection = detect_positive_frames(
+                    folder.path, input_set.name, entries, frame_scores, advance
+                )
+                folder.write_detection(input_set.name, detection)
+                result.sets[input_set.name].detection = detection
+                continue
             scores = score_set(
-                folder.path,
-                input_set.name,
-                manifest[input_set.name],
-                config.save_prob,
-                lambda n, t=task: bar.advance(t, n),
+                folder.path, input_set.name, entries, config.save_prob, advance, frame_scores
             )
-            folder.write_scores(input_set.name, scores.summary, scores.rows, scores.standard)
+            folder.write_scores(
+                input_set.name, scores.summary, scores.rows, scores.standard, scores.detection
+            )
             result.sets[input_set.name].summary = scores.summary
             result.sets[input_set.name].standard = scores.standard
+            result.sets[input_set.name].detection = scores.detection
 
 
 def _timing(engine: Engine, config: RunConfig, log: TimingLog, folder: RunFolder) -> dict[str, Any]:

@@ -17,6 +17,8 @@ class SetResult:
         skipped: Images whose outputs an earlier session had finished (``--resume``).
         summary: The set's EndoCV2021 toolkit JSON, when it was scored.
         standard: The set's standard metrics, when it was scored.
+        detection: The set's frame-level detection figures (:mod:`endobench.metrics.detection`),
+            when it was scored.
     """
 
     images: int
@@ -24,6 +26,7 @@ class SetResult:
     skipped: int
     summary: dict[str, Any] | None = None
     standard: dict[str, Any] | None = None
+    detection: dict[str, Any] | None = None
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from endobench.data.readers import read_mask_channel
+from endobench.metrics.detection import DetectionAccumulator, frame_positive
 from endobench.metrics.endocv import binarize, score_pair
 from endobench.metrics.standard import StandardMetrics
 from endobench.metrics.summary import EndoCVAccumulator
@@ -31,11 +32,13 @@ class SetScores:
         summary: The EndoCV2021 toolkit JSON.
         rows: Per-image rows (the toolkit's CSV columns).
         standard: The standard metrics, with the prediction source and truth rule they used.
+        detection: The frame-level detection figures (:mod:`endobench.metrics.detection`).
     """
 
     summary: dict[str, Any]
     rows: list[Any]
     standard: dict[str, Any]
+    detection: dict[str, Any] | None = None
 
 
 def score_set(
@@ -44,8 +47,13 @@ def score_set(
     entries: Sequence[Mapping[str, Any]],
     use_prob: bool,
     progress: Callable[[int], Any] | None = None,
+    frame_scores: Mapping[str, float | None] | None = None,
 ) -> SetScores:
     """Score one set of a run from its written files.
+
+    A frame is called polyp when its written mask has a pixel ``> 0`` (the EndoCV reading), and is
+    one when its truth has; ``frame_scores`` (the maximum probability of each frame, recorded
+    while inferring) rank the frames for the AUROC.
 
     Args:
         run_dir: The run folder.
@@ -54,16 +62,22 @@ def score_set(
             ``height``, ``width``).
         use_prob: Use the probability maps for the standard metrics.
         progress: Called with 1 after each image.
+        frame_scores: Each frame's detection score by name (None where unknown).
 
     Returns:
         The set's scores.
     """
+    frame_scores = frame_scores or {}
+    detection = DetectionAccumulator()
     accumulator = EndoCVAccumulator()
     standard = StandardMetrics()
     for entry in entries:
         raw_truth = _truth_channel(entry)
         raw_pred = read_mask_channel(mask_path(run_dir, set_name, entry["name"]))
         accumulator.update(entry["name"], score_pair(binarize(raw_truth, 0), raw_pred, 0))
+        detection.update(
+            frame_positive(raw_truth), frame_positive(raw_pred), frame_scores.get(entry["name"])
+        )
         if use_prob:
             prob = read_prob(prob_path(run_dir, set_name, entry["name"]))
             prob8 = np.rint(prob * 255).astype(np.uint8)
@@ -83,7 +97,30 @@ def score_set(
         "probability maps (8-bit)" if use_prob else "binary masks as written"
     )
     standard_values["truth_rule"] = "> 127"
-    return SetScores(accumulator.compute(), accumulator.rows(), standard_values)
+    return SetScores(
+        accumulator.compute(), accumulator.rows(), standard_values, detection.compute()
+    )
+
+
+def detect_positive_frames(
+    run_dir: str | Path,
+    set_name: str,
+    entries: Sequence[Mapping[str, Any]],
+    frame_scores: Mapping[str, float | None],
+    progress: Callable[[int], Any] | None = None,
+) -> dict[str, Any]:
+    """Return the detection figures of a set of polyp frames without masks (``--positives``).
+
+    Every frame shows a polyp, so only the sensitivity is defined: the share of frames whose
+    written mask has a pixel ``> 0``.
+    """
+    detection = DetectionAccumulator()
+    for entry in entries:
+        raw_pred = read_mask_channel(mask_path(run_dir, set_name, entry["name"]))
+        detection.update(True, frame_positive(raw_pred), frame_scores.get(entry["name"]))
+        if progress is not None:
+            progress(1)
+    return detection.compute()
 
 
 def _truth_channel(entry: Mapping[str, Any]) -> np.ndarray:

@@ -338,6 +338,7 @@ class RunFolder:
         summary: Mapping[str, Any],
         rows: Iterable[Any],
         standard: Mapping[str, Any],
+        detection: Mapping[str, Any] | None = None,
     ) -> dict[str, Path]:
         """Write a set's toolkit JSON, per-image CSV and standard metrics; note them in ``run.json``.
 
@@ -346,6 +347,8 @@ class RunFolder:
             summary: The EndoCV2021 toolkit JSON.
             rows: Per-image rows for the CSV.
             standard: The standard metrics.
+            detection: The frame-level detection figures, written under ``"detection"`` beside
+                the toolkit's key.
 
         Returns:
             The paths written, as :func:`scores_paths` names them.
@@ -353,7 +356,8 @@ class RunFolder:
         from endobench.metrics.summary import write_per_image_csv, write_summary_json
 
         paths = scores_paths(self.path, set_name)
-        write_summary_json(paths["json"], dict(summary), overwrite=True)
+        extra = {} if detection is None else {"detection": dict(detection)}
+        write_summary_json(paths["json"], dict(summary) | extra, overwrite=True)
         write_per_image_csv(paths["csv"], rows, overwrite=True)
         write_json_atomic(paths["standard"], dict(standard))
         self.info.setdefault("sets", {}).setdefault(set_name, {}).update(
@@ -362,6 +366,16 @@ class RunFolder:
             standard_json=str(paths["standard"].relative_to(self.path)),
         )
         return paths
+
+    def write_detection(self, set_name: str, detection: Mapping[str, Any]) -> Path:
+        """Write the detection figures of a set without EndoCV scores (polyp frames without
+        masks) as its ``scores/<set>.json``: ``{"detection": {...}}``; note it in ``run.json``."""
+        path = scores_paths(self.path, set_name)["json"]
+        write_json_atomic(path, {"detection": dict(detection)})
+        self.info.setdefault("sets", {}).setdefault(set_name, {}).update(
+            scores_json=str(path.relative_to(self.path))
+        )
+        return path
 
     def finish(self) -> Path:
         """Mark the run complete in ``run.json``."""

@@ -87,7 +87,8 @@ def test_open_negatives_on_polypgen_folders(negatives_copy, polypgen_root):
     expected = open_dataset(polypgen_root).subset("negative").ids
     whole = open_negatives(polypgen_root)
     assert (whole.name, whole.ids, whole.negative) == ("polypgen/negative", expected, True)
-    assert open_negatives(negatives_copy).ids == expected
+    copy = open_negatives(negatives_copy)
+    assert (copy.name, copy.ids) == ("polypgen/negative", expected)
     assert open_negatives(negatives_copy / "sequenceData" / "negativeOnly").ids == expected
     shutil.rmtree(polypgen_root / "sequenceData" / "negativeOnly")
     with pytest.raises(DataError, match="without negative frames"):
