@@ -31,6 +31,11 @@ def train_command(
         help="Hold back this share of --data for validation instead of k-fold (e.g. 0.1).",
     ),
     data_root: Path = typer.Option(None, "--data-root", help="Folder holding the named data sets."),
+    skip_problems: bool = typer.Option(
+        False,
+        "--skip-problems",
+        help="Leave out and list pairing problems and unreadable files instead of refusing a set.",
+    ),
     size: int = typer.Option(
         None, "--size", help="Input side at scale 1 (multiple of 32). Recipe: 352, brp*: 512."
     ),
@@ -123,6 +128,7 @@ def train_command(
         val_data=_names(val_data),
         out=out or Path("runs") / "train" / f"{model}-{recipe.size}",
         data_root=str(data_root) if data_root else None,
+        skip_problems=skip_problems,
         recipe=recipe,
         seed=seed,
         folds=folds,
@@ -175,6 +181,11 @@ def calibrate_command(
         help="Trade-off plot (PNG); default: <checkpoint stem>.calibration.png beside it.",
     ),
     data_root: Path = typer.Option(None, "--data-root", help="Folder holding the named data sets."),
+    skip_problems: bool = typer.Option(
+        False,
+        "--skip-problems",
+        help="Leave out and list pairing problems and unreadable files instead of refusing a set.",
+    ),
     out: Path = typer.Option(
         None,
         "--out",
@@ -204,6 +215,7 @@ def calibrate_command(
         max_fp_rate=max_fp_rate,
         plot=plot,
         data_root=str(data_root) if data_root else None,
+        skip_problems=skip_problems,
         out=out,
         device=device,
         batch_size=batch_size,

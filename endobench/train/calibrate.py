@@ -193,6 +193,7 @@ def calibrate_checkpoint(
     max_fp_rate: float = DEFAULT_MAX_FP_RATE,
     plot: str | Path | None = None,
     data_root: str | None = None,
+    skip_problems: bool = False,
     out: str | Path | None = None,
     device: str = "auto",
     batch_size: int = 8,
@@ -214,6 +215,7 @@ def calibrate_checkpoint(
         plot: Where to write the trade-off plot (default ``<out stem>.calibration.png`` beside
             the written checkpoint, replaced with it).
         data_root: Where named data sets live.
+        skip_problems: Leave out and list the data's pairing problems and unreadable files.
         out: Write the calibrated checkpoint here; None updates ``checkpoint`` in place (atomically).
         device: ``auto``, ``cpu`` or ``cuda``.
         batch_size: Images per forward pass.
@@ -254,10 +256,10 @@ def calibrate_checkpoint(
             f"{checkpoint}: its metadata names no model; calibrate a checkpoint written by `endobench train`"
         )
     size = int(metadata.get("input_size") or 352)
-    train_pairs, train_described = resolve_pairs(train_data, data_root)
+    train_pairs, train_described = resolve_pairs(train_data, data_root, _ON_PROBLEM[skip_problems])
     if val_data:
         refuse_test_data(val_data)
-        val_pairs, val_described = resolve_pairs(val_data, data_root)
+        val_pairs, val_described = resolve_pairs(val_data, data_root, _ON_PROBLEM[skip_problems])
     else:
         train_pairs, val_pairs = _held_back_split(checkpoint, metadata, train_pairs)
         val_described = [
@@ -332,6 +334,7 @@ def _held_back_split(
 
 
 _STORE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
+_ON_PROBLEM = {False: "error", True: "skip"}  # --skip-problems -> the data layer's on_problem
 
 
 def _stored_dtype(state_dict: dict[str, torch.Tensor]) -> torch.dtype | None:

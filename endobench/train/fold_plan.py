@@ -80,14 +80,15 @@ def plan_training(
         ConfigError: Inconsistent options, or validation images the starting weights trained on.
         DataError: Data that cannot be read or paired.
     """
-    pairs, described = resolve_pairs(config.data, config.data_root)
+    on_problem = "skip" if config.skip_problems else "error"
+    pairs, described = resolve_pairs(config.data, config.data_root, on_problem)
     k = recipe.folds if config.folds is None else config.folds
     if config.val_data:
         if config.fold is not None or config.val_fraction:
             raise ConfigError(
                 "--val-data cannot be combined with --fold or --val-fraction; drop one"
             )
-        val_pairs, val_described = resolve_pairs(config.val_data, config.data_root)
+        val_pairs, val_described = resolve_pairs(config.val_data, config.data_root, on_problem)
         splits = [(None, pairs, val_pairs)]
         k = 0
     else:

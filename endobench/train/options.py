@@ -22,6 +22,8 @@ class TrainConfig:
         out: Output folder (one sub-folder per fold when cross-validating).
         val_data: Validation data set names or folders (else held back from ``data``).
         data_root: Where named data sets live.
+        skip_problems: Leave out and list the data's pairing problems and unreadable files
+            (``--skip-problems``) instead of refusing the data set.
         recipe: Hyper-parameters; None takes the model's published recipe.
         seed: Seeds initialisation, data order and the splits.
         folds: Cross-validation folds (None: the recipe's); ignored when ``val_data`` or
@@ -57,6 +59,7 @@ class TrainConfig:
     out: Path
     val_data: list[str] = field(default_factory=list)
     data_root: str | None = None
+    skip_problems: bool = False
     recipe: Recipe | None = None
     seed: int = 0
     folds: int | None = None

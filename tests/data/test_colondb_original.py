@@ -197,3 +197,29 @@ def test_run_command_accepts_the_release(data_root, tmp_path):
     assert result.exit_code == 0, result.output
     written = list((tmp_path / "colon").rglob("*_mask.jpg"))
     assert len(written) == listed.count == PAIRS
+
+
+def test_train_and_calibrate_data_skip_problems(data_root, tmp_path):
+    """train/calibrate --skip-problems: the same skipped files as run, through the same rule."""
+    from endobench.train.fold_plan import plan_training
+    from endobench.train.options import TrainConfig
+    from endobench.train.pairs import resolve_pairs
+    from endobench.train.recipe import recipe_for
+
+    folder = tmp_path / "CVC-ColonDB"
+    folder.mkdir()
+    for path in (data_root / "CVC-ColonDB").iterdir():
+        (folder / path.name).symlink_to(path)
+    (folder / "p7.tiff").unlink()
+    with pytest.raises(DataError, match="image without mask: 7.tiff"):
+        resolve_pairs([str(folder)])
+    with pytest.warns(UserWarning, match="skipped 1"):
+        pairs, _ = resolve_pairs([str(folder)], on_problem="skip")
+    assert len(pairs) == PAIRS - 1 and "colondb/7" not in {p.id for p in pairs}
+    config = TrainConfig(
+        model="brp_lite", data=[str(folder)], out=tmp_path / "out", skip_problems=True
+    )
+    with pytest.warns(UserWarning, match="skipped 1"):
+        plan = plan_training(config, recipe_for("brp_lite"))
+    first = plan.folds[0]
+    assert len(first.train_pairs) + len(first.val_pairs) == PAIRS - 1
