@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from endobench.data.readers import read_mask_channel
-from endobench.errors import EndobenchError
+from endobench.errors import DataError, EndobenchError
 from endobench.io import atomic_path
 
 SUBMISSION_ROOT = Path("EndoCV2021") / "segmentation"
@@ -116,11 +116,18 @@ def read_mask_pixels(path: str | Path) -> np.ndarray:
 
 
 def read_prob(path: str | Path) -> np.ndarray:
-    """Read an 8-bit probability PNG back as float32 in [0, 1]."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    pixels = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if pixels is None:
-        raise EndobenchError(f"cannot decode probability map {path}; rerun with force=True / --force")
+    """Read an 8-bit probability PNG back as float32 in [0, 1] (through the one reading rule).
+
+    Raises:
+        DataError: The map is missing, truncated or undecodable, naming it.
+    """
+    try:
+        pixels = read_mask_channel(path)
+    except DataError as err:
+        reason = str(err).split(": ", 1)[-1].split(";")[0]
+        raise DataError(
+            f"{path}: probability map cannot be read ({reason}); rerun with force=True / --force"
+        ) from None
     return pixels.astype(np.float32) / 255.0
 
 

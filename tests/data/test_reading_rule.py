@@ -207,3 +207,23 @@ def test_real_folders_open_whole_with_every_file_checked(shared_data):
     np.testing.assert_array_equal(
         read_mask_channel(kvasir_mask), cv2.imread(str(kvasir_mask))[:, :, 0]
     )
+
+
+def test_run_folder_readers_follow_the_rule(tmp_path):
+    """The run folder's readers (predicted masks, probability maps) refuse truncated files too."""
+    from endobench.writers.masks import read_prediction, read_prob, write_mask, write_prob
+
+    mask = NOISE[:, :, 0] > 127
+    write_mask(tmp_path / "a_mask.jpg", mask)
+    write_prob(tmp_path / "a_prob.png", NOISE[:, :, 1] / 255.0)
+    np.testing.assert_array_equal(
+        read_prediction(tmp_path / "a_mask.jpg"),
+        cv2.imread(str(tmp_path / "a_mask.jpg"))[..., 0] > 0,
+    )
+    np.testing.assert_allclose(
+        read_prob(tmp_path / "a_prob.png"), NOISE[:, :, 1] / 255.0, atol=1e-6
+    )
+    for name, reader in (("a_mask.jpg", read_prediction), ("a_prob.png", read_prob)):
+        _cut(tmp_path / name, -3)
+        with pytest.raises(DataError, match=f"{name}.*truncated"):
+            reader(tmp_path / name)
