@@ -57,8 +57,11 @@ class TrainingDisplay:
     def task(
         self, description: str, total: int, completed: int = 0
     ) -> Iterator[Callable[[int], None]]:
-        """A bar for a plain job (decoding, epochs of a fold); yields ``advance(n)``."""
-        if not self.enabled:
+        """A bar for a plain job (decoding, epochs of a fold); yields ``advance(n)``.
+
+        A job of no items shows no bar.
+        """
+        if not self.enabled or total == 0:
             yield lambda n=1: None
             return
         progress = self._display()

@@ -141,8 +141,8 @@ def run_epoch(
         "val_fp_rate": val_fp_rate,
         "seconds": before + time.perf_counter() - tic,
         "train_seconds": train_seconds,
-        "val_seconds": val_seconds if val_source is not None else None,
-        "images_per_s": len(state.plan.train_pairs) / train_seconds,
+        "val_seconds": None if val_source is None and negative_source is None else val_seconds,
+        "images_per_s": len(train_source) / train_seconds,
     }
     improved = state.end_epoch(row)
     if state.ctx.is_main:
