@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,33 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(OSError):
             tmp_path.unlink(missing_ok=True)
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """Say whether ``path`` is a temporary file of :func:`atomic_path` (``.<stem>.<random>.tmp<ext>``)."""
+    return _TEMPORARY.match(Path(path).name) is not None
+
+
+#: ``tempfile.mkstemp``'s names as :func:`atomic_path` asks for them: eight random characters.
+_TEMPORARY = re.compile(r"^\..*\.[a-z0-9_]{8}\.tmp(\.[^.]*)?$")
+
+
+def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that a killed process (``kill -9``, power loss) left below ``folder``.
+
+    A process that is killed cannot clean up; its temporary files are never the final result, so
+    removing them before continuing (``resume``) loses nothing.
+
+    Returns:
+        The files removed.
+    """
+    removed = []
+    for path in Path(folder).rglob(".*.tmp*"):
+        if path.is_file() and is_temporary(path):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def _temporary_beside(dest: Path) -> Path:

@@ -101,3 +101,17 @@ def test_os_error_message_wording():
     assert os_error_message(err, action=None).startswith("/x/y.png: no space left")
     odd = OSError(errno.ENOSPC, "No space", "a\nb.png")
     assert "\n" not in os_error_message(odd)
+
+
+def test_temporaries_left_by_a_killed_process_are_recognised_and_removed(tmp_path):
+    from endobench.io import is_temporary, remove_temporaries
+
+    keep = [tmp_path / "a_mask.jpg", tmp_path / ".DS_Store", tmp_path / "sub" / ".hidden.tmp"]
+    stale = [tmp_path / ".a_mask.k3j_x9q2.tmp.jpg", tmp_path / "sub" / ".run.abcdefgh.tmp.json"]
+    for path in keep + stale:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"")
+    with atomic_path(tmp_path / "b.png") as tmp:
+        assert is_temporary(tmp)  # the names atomic_path really makes
+    assert sorted(remove_temporaries(tmp_path)) == sorted(stale)
+    assert all(path.exists() for path in keep) and not any(path.exists() for path in stale)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from endobench.errors import ConfigError
-from endobench.io import write_json_atomic
+from endobench.io import remove_temporaries, write_json_atomic
 from endobench.writers.manifest import (
     MANIFEST_JSON,
     fill_sizes,
@@ -94,6 +94,8 @@ def prepare_run_dir(run_dir: str | Path, force: bool = False, resume: bool = Fal
                 f"{path} is not an endobench run folder (no run.json or EndoCV2021/); nothing to "
                 "resume there: choose another --name or --out"
             )
+        else:
+            remove_temporaries(path)  # left by a process killed mid-write; never a result
     path.mkdir(parents=True, exist_ok=True)
     return path
 
