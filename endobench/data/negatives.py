@@ -8,12 +8,14 @@ other (an empty prediction is a perfect one). :attr:`Dataset.negative` is True f
 from __future__ import annotations
 
 import os
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
 from endobench.data.dataset import Dataset, Sample, as_path, make_id
 from endobench.data.layouts import default_name, detect_layout, open_dataset
-from endobench.data.pairing import list_images_recursive, pair_folders
+from endobench.data.pairing import Listing, list_images_recursive, pair_folders
+from endobench.data.pairing import check_files as check_readable
 from endobench.data.polypgen import sequence_part
 from endobench.errors import DataError
 
@@ -21,7 +23,13 @@ NEGATIVES_LAYOUT = "negatives"
 _MASK_FOLDERS = ("ground truth", "groundtruth", "gt")
 
 
-def open_negatives(folder: str | os.PathLike, *, name: str | None = None) -> Dataset:
+def open_negatives(
+    folder: str | os.PathLike,
+    *,
+    name: str | None = None,
+    on_problem: str = "error",
+    check_files: bool = False,
+) -> Dataset:
     """Open a folder of polyp-free frames as a negative set.
 
     - A PolypGen folder (``sequenceData/negativeOnly/<seq>/``, ``negativeOnly`` itself, one
@@ -36,20 +44,28 @@ def open_negatives(folder: str | os.PathLike, *, name: str | None = None) -> Dat
         name: The data set's name, which starts every sample id. Default: as
             :func:`endobench.data.open_dataset` names the folder (``polypgen`` for PolypGen's
             sequence folders, else the folder name in lower case).
+        on_problem: ``"error"``: two images with one stem in one folder (or, with
+            ``check_files``, an unreadable file) raise; ``"skip"``: they are left out with one
+            warning and listed in :attr:`Dataset.skipped`.
+        check_files: Read every file and count a truncated or undecodable one as a problem
+            (:func:`endobench.data.pairing.check_files`), as ``endobench run`` does.
 
     Returns:
         A :class:`Dataset` with :attr:`Dataset.negative` True, samples sorted by id.
 
     Raises:
         DataError: The folder is missing, holds no images, holds masks (a folder of pairs is not a
-            negative set), has two images with one stem in one folder, or is a PolypGen folder
+            negative set), has problems (with ``on_problem="error"``), or is a PolypGen folder
             without negative frames.
     """
+    if on_problem not in ("error", "skip"):
+        raise ValueError(f"on_problem must be 'error' or 'skip', not {on_problem!r}")
     root = as_path(folder)
     if not root.is_dir():
         raise DataError(f"{root}: negative frames folder not found; check the path (--negatives)")
     if sequence_part(root) is not None or _layout(root) == "polypgen":
-        return _polypgen_negatives(root, name)
+        dataset = open_dataset(root, name=name, on_problem=on_problem, check_files=check_files)
+        return _polypgen_negatives(root, dataset)
     files = list_images_recursive(root)
     masks = [path for path in files if _looks_like_mask(path, root)]
     if masks:
@@ -59,35 +75,43 @@ def open_negatives(folder: str | os.PathLike, *, name: str | None = None) -> Dat
         )
     if not files:
         raise DataError(f"{root}: no image files found; pass a folder of polyp-free frames")
-    set_name = name or default_name(root)
-    samples: list[Sample] = []
-    problems: list[str] = []
+    listing = Listing()
     for subset, paths in sorted(_by_folder(files, root).items()):
-        listing = pair_folders(paths, None, root, subset=subset, negative=True)
-        problems.extend(listing.problems)
-        samples.extend(
-            Sample(
-                id=make_id(set_name, subset, pair.key),
-                name=pair.image.stem,
-                image=pair.image,
-                negative=True,
-                subset=subset,
-                sequence=subset.split("/")[0] or None,
-            )
-            for pair in listing.pairs
+        listing.extend(pair_folders(paths, None, root, subset=subset, negative=True))
+    if check_files:
+        check_readable(listing, root)
+    _report(root, listing.problems, on_problem)
+    set_name = name or default_name(root)
+    samples = [
+        Sample(
+            id=make_id(set_name, pair.subset, pair.key),
+            name=pair.image.stem,
+            image=pair.image,
+            negative=True,
+            subset=pair.subset,
+            sequence=pair.subset.split("/")[0] or None,
         )
-    if problems:
-        raise DataError(
-            f"{root}: {problems[0]}"
-            + (f" (and {len(problems) - 1} more)" if problems[1:] else "")
-            + "; rename or remove one of them"
-        )
+        for pair in listing.pairs
+    ]
+    if not samples:
+        raise DataError(f"{root}: no usable images left; fix the files listed above")
     samples.sort(key=lambda sample: sample.id)
-    return Dataset(set_name, root, NEGATIVES_LAYOUT, tuple(samples))
+    return Dataset(set_name, root, NEGATIVES_LAYOUT, tuple(samples), tuple(listing.problems))
 
 
-def _polypgen_negatives(root: Path, name: str | None) -> Dataset:
-    dataset = open_dataset(root, name=name)
+def _report(root: Path, problems: list[str], on_problem: str) -> None:
+    if not problems:
+        return
+    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if problems[5:] else "")
+    if on_problem == "error":
+        raise DataError(
+            f"{root}: {len(problems)} problem(s): {shown}; rename or remove these files, or skip "
+            "them (--skip-problems)"
+        )
+    warnings.warn(f"{root}: skipped {len(problems)} problem(s): {shown}", stacklevel=3)
+
+
+def _polypgen_negatives(root: Path, dataset: Dataset) -> Dataset:
     if (sequence_part(root) or "").startswith("negative"):
         return dataset  # already named <name>/negative[/<seq>]
     if not any(sample.negative for sample in dataset):

@@ -43,11 +43,15 @@ class InputSet:
         return self.has_truth or self.positive_frames
 
 
-def open_frames(folder: str, kind: str) -> InputSet:
+def open_frames(folder: str, kind: str, skip_problems: bool = False) -> InputSet:
     """Open ``--negatives`` (``kind="negative"``) or ``--positives`` (``"positive"``) as a set.
 
+    Every file is read first, as for the other inputs: an unreadable one is refused, or left out
+    with ``skip_problems``.
+
     Raises:
-        DataError: The folder is missing, holds no images, or holds masks.
+        DataError: The folder is missing, holds no images, holds masks, or (without
+            ``skip_problems``) has unreadable files.
     """
     from endobench.data import open_dataset, open_negatives
 
@@ -55,11 +59,12 @@ def open_frames(folder: str, kind: str) -> InputSet:
     option = f"--{kind}s"
     if not path.is_dir():
         raise DataError(f"{path}: folder not found; check {option}")
+    on_problem = "skip" if skip_problems else "error"
     if kind == "negative":
-        dataset = open_negatives(path)
+        dataset = open_negatives(path, on_problem=on_problem, check_files=True)
         label = dataset.name if dataset.layout == "polypgen" else path.name
         return InputSet(set_name_for(label), str(path), dataset)
-    dataset = open_dataset(path, name=path.name)
+    dataset = open_dataset(path, name=path.name, on_problem=on_problem, check_files=True)
     with_masks = [s for s in dataset if s.mask is not None or s.negative]
     if with_masks:
         raise DataError(
@@ -134,8 +139,8 @@ def resolve_inputs(
         # A bare images/ folder is named after its parent (Kvasir-SEG/images -> Kvasir-SEG).
         label = path.parent.name if path.name.lower() == "images" else path.name
         sets.append(InputSet(set_name_for(label), str(path), dataset))
-    sets += [open_frames(folder, "negative") for folder in negatives]
-    sets += [open_frames(folder, "positive") for folder in positives]
+    sets += [open_frames(folder, "negative", skip_problems) for folder in negatives]
+    sets += [open_frames(folder, "positive", skip_problems) for folder in positives]
     names = [s.name for s in sets]
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:

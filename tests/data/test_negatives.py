@@ -167,3 +167,23 @@ def test_real_polypgen_negatives(shared_data):
     image, truth = dataset[0].read()
     assert image.shape == (1080, 1920, 3) and truth.shape == (1080, 1920)
     assert not np.any(truth)
+
+
+def test_open_negatives_skips_or_refuses_problems(tmp_path, files):
+    root = tmp_path / "negs"
+    files.image(root / "ok.jpg")
+    files.image(root / "x.jpg")
+    files.image(root / "x.png")
+    files.image(root / "seq" / "cut.jpg", 40, 60)
+    data = (root / "seq" / "cut.jpg").read_bytes()
+    (root / "seq" / "cut.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="1 problem.*one stem, several files"):
+        open_negatives(root)
+    with pytest.warns(UserWarning, match="skipped 1 problem"):
+        dataset = open_negatives(root, on_problem="skip")
+    assert dataset.ids == ["negs/ok", "negs/seq/cut"]
+    with pytest.raises(DataError, match="2 problem.*unreadable: seq/cut.jpg"):
+        open_negatives(root, check_files=True)
+    with pytest.warns(UserWarning, match="skipped 2 problem"):
+        checked = open_negatives(root, on_problem="skip", check_files=True)
+    assert checked.ids == ["negs/ok"] and len(checked.skipped) == 2

@@ -204,3 +204,17 @@ def test_cli_options(inputs, tmp_path):
     assert result.exit_code == 0, result.output
     assert "frame-level detection" in result.stdout
     assert (tmp_path / "cli" / "scores" / "polypgen-negative-seq1_neg.json").is_file()
+
+
+def test_unreadable_negative_frames_refused_or_skipped(inputs, tmp_path):
+    from endobench.runner.sources import resolve_inputs
+
+    folder = tmp_path / "negs"
+    shutil.copytree(inputs["neg"] / "sequenceData" / "negativeOnly" / "seq1_neg", folder)
+    cut = sorted(folder.iterdir())[0]
+    cut.write_bytes(cut.read_bytes()[:500])
+    with pytest.raises(DataError, match=f"unreadable: {cut.name}"):
+        resolve_inputs([], [], [], None, negatives=[str(folder)])
+    with pytest.warns(UserWarning, match="skipped 1 problem"):
+        (skipped,) = resolve_inputs([], [], [], None, True, negatives=[str(folder)])
+    assert len(skipped.dataset) == 1 and skipped.name == "negs"
