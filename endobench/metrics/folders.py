@@ -262,7 +262,9 @@ def score_folders(
         missing: ``"error"`` (default) or ``"empty"`` for truths without a prediction.
         test_type: Label of the test set (the toolkit's ``--testType``).
         progress: Show a progress bar on stderr.
-        standard: Also compute the standard metrics; their truth is ``> 127``, as in training.
+        standard: Also compute the standard metrics, by the rule ``endobench run`` uses too
+            (:meth:`endobench.metrics.standard.StandardMetrics.update_from_files`: truth and
+            prediction pixels above 127 are polyp).
         gt_threshold: Truth values strictly above it are polyp (the toolkit: 0).
         pred_threshold: Prediction values strictly above it are polyp (the toolkit: 0).
         on_problem: ``"error"``: a problem stops the scoring; ``"skip"``: truths without
@@ -299,7 +301,7 @@ def score_folders(
             raw_pred = np.zeros(truth.shape, dtype=np.uint8)
         accumulator.update(name, score_pair(truth, raw_pred, pred_threshold))
         if extra is not None:
-            extra.update(name, binarize(raw_truth, 127), _as_probability_map(raw_pred, truth.shape))
+            extra.update_from_files(name, raw_truth, raw_pred)
     if not len(accumulator):
         raise ScoringError(
             f"{gt_dir}: nothing left to score after skipping {len(skipped)} problem(s) "

@@ -15,6 +15,14 @@
   PraNet's MATLAB ``mapminmax``) and a truth thresholded at ``> 128``.
 
 Truths are booleans here; give them as ``image > 127`` (the training convention).
+
+Files: ``endobench run`` and ``endobench score --standard`` both go through
+:meth:`StandardMetrics.update_from_files`, so the same files give the same numbers. Its one rule
+for a prediction read from a file (channel 0, 8-bit): resized bilinearly to the truth's size when
+the sizes differ, a pixel is polyp when its value is above 127 (probability >= 0.5). A mask file is
+binarised by that rule before every metric, so JPEG noise around a 0/255 mask's edges counts as
+background; an 8-bit probability map (``run --save-prob``) keeps its grey values for S-measure,
+E-measure, weighted F and MAE. The truth file's pixel is polyp when its value is above 127.
 """
 
 from __future__ import annotations
@@ -25,6 +33,42 @@ import numpy as np
 
 #: Threshold of the probability map for PraNet's Dice and IoU.
 PRANET_THRESHOLD = 0.5
+#: An 8-bit pixel read from a file (truth or prediction) is polyp when its value is above this.
+FILE_THRESHOLD = 127
+
+
+def prediction_map(
+    raw: np.ndarray, shape: tuple[int, int], probability: bool = False
+) -> np.ndarray:
+    """Return a prediction read from a file as the standard metrics take it.
+
+    Args:
+        raw: The file's pixels: ``H x W`` (or ``H x W x C``, channel 0 used) uint8, or bool.
+        shape: ``(height, width)`` of the truth; other sizes are resized bilinearly.
+        probability: The file is an 8-bit probability map: keep its grey values. Otherwise it is a
+            mask, binarised to 0/255 at ``> FILE_THRESHOLD``.
+
+    Returns:
+        ``height x width`` uint8 0-255 map.
+
+    Raises:
+        ValueError: Not an 8-bit or boolean image.
+    """
+    raw = np.asarray(raw)
+    if raw.ndim == 3:
+        raw = raw[:, :, 0]
+    if raw.dtype == bool:
+        raw = raw.astype(np.uint8) * 255
+    if raw.dtype != np.uint8 or raw.ndim != 2:
+        raise ValueError(f"need an 8-bit or boolean image, got {raw.dtype} {raw.shape}")
+    height, width = int(shape[0]), int(shape[1])
+    if raw.shape != (height, width):
+        import cv2
+
+        raw = cv2.resize(np.ascontiguousarray(raw), (width, height), interpolation=cv2.INTER_LINEAR)
+    if probability:
+        return raw
+    return np.where(raw > FILE_THRESHOLD, 255, 0).astype(np.uint8)
 
 
 def boundary_hd(
@@ -126,6 +170,33 @@ class StandardMetrics:
         gt255 = truth.astype(np.uint8) * 255
         for metric in (self._sm, self._em, self._wfm, self._mae):
             metric.step(pred=probability, gt=gt255)
+
+    def update_from_files(
+        self,
+        name: str,
+        raw_truth: np.ndarray,
+        raw_prediction: np.ndarray,
+        probability: bool = False,
+    ) -> None:
+        """Add one image from its files' pixels, by the one rule of the module docstring.
+
+        Args:
+            name: The image's name.
+            raw_truth: The truth file's ``H x W`` pixels (channel 0, as the toolkit reads it).
+            raw_prediction: The prediction file's pixels, any size (see :func:`prediction_map`).
+            probability: The prediction is an 8-bit probability map, not a mask.
+
+        Raises:
+            ScoringError: The prediction is not an 8-bit image (names the image).
+        """
+        from endobench.errors import ScoringError
+
+        truth = np.asarray(raw_truth) > FILE_THRESHOLD
+        try:
+            prediction = prediction_map(raw_prediction, truth.shape, probability)
+        except ValueError as err:
+            raise ScoringError(f"{name}: {err}; save predictions as 8-bit images") from None
+        self.update(name, truth, prediction)
 
     def compute(self) -> dict[str, float]:
         """Return the set's standard metrics.

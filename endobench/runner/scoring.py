@@ -1,10 +1,12 @@
 """Scores of a run's sets, computed from the files as written (what the challenge's scorer sees).
 
 The EndoCV numbers read the written ``<name>_mask.jpg`` and the truth file exactly as ``endobench
-score`` does (channel 0, ``> 0``), so they equal ``endobench score --gt <truth> --pred <set>_pred``
-on the same files. The standard metrics use truth ``> 127`` and the 8-bit probability maps when
-``--save-prob`` wrote them, else the written masks. Writing the results is the run folder's job
-(:meth:`endobench.writers.run_folder.RunFolder.write_scores`).
+score`` does (channel 0, ``> 0``). The standard metrics go through the same function as ``endobench
+score --standard`` (:meth:`endobench.metrics.standard.StandardMetrics.update_from_files`: truth and
+prediction pixels above 127 are polyp). So both sets of numbers equal ``endobench score --standard
+--gt <truth> --pred <set>_pred`` on the same files, except that with ``--save-prob`` the standard
+metrics read the 8-bit probability maps instead of the masks (recorded as ``prediction_source``).
+Writing the results is the run folder's job (:meth:`endobench.writers.run_folder.RunFolder.write_scores`).
 """
 
 from __future__ import annotations
@@ -80,16 +82,8 @@ def score_set(
         )
         if use_prob:
             prob = read_prob(prob_path(run_dir, set_name, entry["name"]))
-            prob8 = np.rint(prob * 255).astype(np.uint8)
-        else:
-            prob8 = np.where(raw_pred > 0, 255, 0).astype(np.uint8)
-        if prob8.shape != raw_truth.shape:
-            import cv2
-
-            prob8 = cv2.resize(
-                prob8, (raw_truth.shape[1], raw_truth.shape[0]), interpolation=cv2.INTER_LINEAR
-            )
-        standard.update(entry["name"], binarize(raw_truth, 127), prob8)
+            raw_pred = np.rint(prob * 255).astype(np.uint8)  # the PNG's own 8-bit values
+        standard.update_from_files(entry["name"], raw_truth, raw_pred, probability=use_prob)
         if progress is not None:
             progress(1)
     standard_values = standard.compute()
@@ -97,6 +91,7 @@ def score_set(
         "probability maps (8-bit)" if use_prob else "binary masks as written"
     )
     standard_values["truth_rule"] = "> 127"
+    standard_values["prediction_rule"] = "> 127"
     return SetScores(
         accumulator.compute(), accumulator.rows(), standard_values, detection.compute()
     )

@@ -118,6 +118,43 @@ def test_scores_equal_endobench_score_on_the_same_folder(e2e, inputs, set_name, 
     assert standard["prediction_source"] == "binary masks as written" and "s_measure" in standard
 
 
+@pytest.mark.parametrize("set_name", ["clinic", "kv"])
+def test_standard_metrics_equal_score_standard_on_the_same_folder(e2e, inputs, set_name):
+    from endobench.metrics.folders import score_folders
+
+    pred_dir = mask_path(e2e.run_dir, set_name, "x").parent
+    scored = score_folders(inputs[set_name] / "masks", pred_dir, standard=True, progress=False)
+    ours = json.loads((e2e.run_dir / "scores" / f"{set_name}_standard.json").read_text())
+    assert scored.standard and set(scored.standard) <= set(ours)
+    assert _json_equal({k: ours[k] for k in scored.standard}, scored.standard)
+    assert (ours["truth_rule"], ours["prediction_rule"]) == ("> 127", "> 127")
+
+    result = CliRunner().invoke(
+        app,
+        ["score", "--gt", str(inputs[set_name] / "masks"), "--pred", str(pred_dir)]
+        + ["--standard", "--no-progress"],
+    )
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "mean_dice_0.5" in line)
+    assert f"{ours['mean_dice_0.5']:.4f}" in row
+
+
+def test_written_masks_hold_jpeg_noise_that_the_standard_rule_drops(e2e):
+    """The masks are JPEGs: grey pixels at the edges, which the > 127 rule leaves out."""
+    from endobench.metrics.standard import prediction_map
+
+    pred_dir = mask_path(e2e.run_dir, "clinic", "x").parent
+    noisy = 0
+    for path in sorted(pred_dir.glob("*_mask.jpg")):
+        pixels = cv2.imread(str(path))[:, :, 0]
+        grey = (pixels > 0) & (pixels < 255)
+        noisy += int(grey.any())
+        binary = prediction_map(pixels, pixels.shape)
+        assert set(np.unique(binary)) <= {0, 255}
+        assert np.array_equal(binary == 255, pixels > 127)
+    assert noisy  # otherwise the equality test above could not tell the rules apart
+
+
 def test_predictions_are_better_than_trivial_ones(e2e, inputs):
     ours = json.loads((e2e.run_dir / "scores" / "clinic.json").read_text())["EndoCV2021_seg"][
         "dice"
