@@ -8,12 +8,13 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from endobench.errors import output_error
+from endobench.errors import EndobenchError, output_error
 
 
 @contextlib.contextmanager
@@ -44,6 +45,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             if err.filename is not None and Path(os.fsdecode(err.filename)) != tmp_path:
                 raise  # about another file (one being read, say): not this write's error
             raise output_error(err, dest) from err
+        except Exception as err:
+            code = _hidden_os_error(err, dest.parent)
+            if code is None:
+                raise
+            raise output_error(OSError(code, os.strerror(code)), dest) from err
         _publish(tmp_path, dest)
     finally:
         with contextlib.suppress(OSError):
@@ -75,6 +81,29 @@ def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
                 path.unlink()
                 removed.append(path)
     return removed
+
+
+def _hidden_os_error(err: Exception, folder: Path) -> int | None:
+    """The errno behind a library's own exception while writing, if it can be told.
+
+    Writers in other languages report the operating system's error in words (safetensors:
+    ``... No space left on device (os error 28)``) or not at all (torch.save on a full disk: an
+    ``unexpected pos`` RuntimeError); a folder without free space is then the cause.
+    """
+    if isinstance(err, EndobenchError):
+        return None
+    found = re.search(r"os error (\d+)", str(err))
+    if found:
+        return int(found.group(1))
+    try:
+        full = shutil.disk_usage(folder).free < _FULL_BELOW
+    except OSError:
+        return None
+    return errno.ENOSPC if full else None
+
+
+#: A disk with less free space than this is full for every writer here.
+_FULL_BELOW = 1 << 20
 
 
 def _temporary_beside(dest: Path) -> Path:

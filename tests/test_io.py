@@ -115,3 +115,15 @@ def test_temporaries_left_by_a_killed_process_are_recognised_and_removed(tmp_pat
         assert is_temporary(tmp)  # the names atomic_path really makes
     assert sorted(remove_temporaries(tmp_path)) == sorted(stale)
     assert all(path.exists() for path in keep) and not any(path.exists() for path in stale)
+
+
+def test_library_errors_that_carry_an_os_error_are_output_errors(tmp_path):
+    target = tmp_path / "w.safetensors"
+    with pytest.raises(OutputError, match="no space left"):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"part")
+            raise RuntimeError("Error while serializing: I/O error: No space (os error 28)")
+    with pytest.raises(ValueError, match="a bug"):  # anything else passes through unchanged
+        with atomic_path(target) as tmp:
+            raise ValueError("a bug")
+    assert _only_the_target(tmp_path) == []

@@ -6,6 +6,8 @@ with exit status 2 and nothing lost or half-written, or in a correct result.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -86,3 +88,30 @@ def run_args(tiny_weights):
         ]
 
     return args
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real file system of 96 KiB (tmpfs), and a function that enlarges it ("space freed").
+
+    Mounting needs root and a system that allows it; elsewhere the test is skipped.
+    """
+    where = tmp_path / "disk"
+    where.mkdir()
+
+    def mount(*options: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(where)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    if os.geteuid() != 0 or mount("size=96k").returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root (real full-disk case)")
+
+    def enlarge() -> None:
+        assert mount("remount", "size=64m").returncode == 0
+
+    yield where, enlarge
+    subprocess.run(["umount", str(where)], check=False)

@@ -147,6 +147,18 @@ def test_full_disk_mid_run_then_resume_gives_the_same_masks(run_args, pairs, tmp
     assert json.loads((out / "r" / "run.json").read_text())["status"] == "complete"
 
 
+def test_a_really_full_disk_then_space_freed_then_resume(run_args, pairs, tmp_path, small_disk):
+    """No simulation: a 96 KiB file system fills up mid-run; after it grows, --resume finishes."""
+    disk, enlarge = small_disk
+    assert_ok(invoke(*run_args(pairs, tmp_path / "whole", "r", "--save-prob")))
+    line = assert_one_line_error(invoke(*run_args(pairs, disk, "r", "--save-prob")))
+    assert "no space left" in line and str(disk) in line
+    enlarge()
+    assert_ok(invoke(*run_args(pairs, disk, "r", "--save-prob", "--resume")))
+    assert _masks(disk / "r") == _masks(tmp_path / "whole" / "r")
+    assert leftovers(disk) == []
+
+
 def test_kill_9_mid_run_then_resume_gives_the_same_masks(run_args, pairs, tmp_path):
     """A real SIGKILL (no clean-up at all) after two masks; ``--resume`` finishes the run."""
     assert_ok(invoke(*run_args(pairs, tmp_path / "whole")))
