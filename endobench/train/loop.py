@@ -28,7 +28,7 @@ from endobench.train.epoch import train_epoch, validate
 from endobench.train.fold_plan import FoldPlan, plan_training
 from endobench.train.fold_state import FoldState, open_fold_state
 from endobench.train.negative_validation import validate_negatives
-from endobench.train.negatives import training_pairs
+from endobench.train.negatives import describe_mix, training_pairs
 from endobench.train.options import TrainConfig
 from endobench.train.outputs import write_epoch_outputs, write_summary
 from endobench.train.pairs import Pair, ResizedPairs, cache_pairs
@@ -82,6 +82,9 @@ def train_fold(
     with display.task("choosing negative crops", total=len(plan.train_pairs) * crops) as advance:
         pairs, mix = training_pairs(plan, config.seed, recipe.negative_fraction, advance)
     state.mix = mix if mix.has_negatives else None
+    negatives_line = describe_mix(plan, mix, recipe.batch_size)
+    if negatives_line:
+        display.log(negatives_line)
     train_source = _source(pairs, state, display, "decoding training pairs", False)
     negative_source = (
         _source(plan.negative_val, state, display, "decoding validation negatives", False)

@@ -331,3 +331,23 @@ def training_pairs(
     crops = negative_crops(positives, seed, advance) if plan.data_info.get("negative_crops") else []
     mix = TrainingMix(len(positives), len(real), len(crops), fraction)
     return [*positives, *real, *crops], mix
+
+
+def describe_mix(plan: Any, mix: TrainingMix, batch_size: int) -> str | None:
+    """One line on a fold's negatives, or None without any: ``negatives: 300 frames of 11
+    sequences and 980 crops train (2 of every 8 images), 36 frames of 1 sequence validate``."""
+    val = list(getattr(plan, "negative_val", []))
+    if not mix.has_negatives and not val:
+        return None
+    parts = []
+    if mix.has_negatives:
+        real = list(getattr(plan, "negative_train", []))
+        n_seq = len({p.sequence for p in real})
+        share = negatives_per_batch(batch_size, mix.fraction)
+        parts.append(
+            f"{mix.n_real} frames of {n_seq} sequences and {mix.n_crops} crops train "
+            f"({share} of every {batch_size} images)"
+        )
+    if val:
+        parts.append(f"{len(val)} frames of {len({p.sequence for p in val})} sequences validate")
+    return "negatives: " + ", ".join(parts)

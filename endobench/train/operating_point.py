@@ -247,11 +247,12 @@ def curve_table(result: TradeOff):
     from rich.table import Table
 
     table = Table(
-        title=f"post-processing trade-off ({result.n_positive} positive, "
-        f"{result.n_negative} negative validation frames; budget {result.max_fp_rate:g})"
+        title=f"post-processing trade-off: reference area, mean Dice and sensitivity on "
+        f"{result.n_positive} positive frames, false-positive rate on {result.n_negative} "
+        f"negative frames (budget {result.max_fp_rate:g})"
     )
-    for header in ("", "reference area", "confidence", "polarise", "positive Dice",
-                   "sensitivity", "FP frame rate"):  # fmt: skip
+    # Short headers keep the table whole on an 80-column terminal; the title names them.
+    for header in ("", "area", "confidence", "polarise", "Dice", "sensitivity", "FP rate"):
         table.add_column(header, justify="right")
     for c in result.front():
         mark = "chosen" if c == result.chosen else ""

@@ -150,3 +150,19 @@ def test_recipe_checks_the_negative_fraction():
     assert Recipe().replace(negative_fraction=0.0).negative_fraction == 0.0
     with pytest.raises(ConfigError, match="--negative-fraction 1.0"):
         Recipe().replace(negative_fraction=1.0)
+
+
+def test_the_negatives_line_says_what_trains_and_validates():
+    from types import SimpleNamespace
+
+    from endobench.train.negatives import describe_mix
+
+    plan = SimpleNamespace(
+        negative_train=_negatives({"s1": 2, "s2": 1}), negative_val=_negatives({"s3": 4})
+    )
+    line = describe_mix(plan, TrainingMix(10, n_real=3, n_crops=5, fraction=0.25), 8)
+    assert line == (
+        "negatives: 3 frames of 2 sequences and 5 crops train (2 of every 8 images), "
+        "4 frames of 1 sequences validate"
+    )
+    assert describe_mix(SimpleNamespace(), TrainingMix(10), 8) is None
