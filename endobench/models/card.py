@@ -94,7 +94,8 @@ def build_card(
     raw = meta.get("training") or {}
     # Checkpoints written outside `endobench train` may describe their training in words.
     raw = raw if isinstance(raw, Mapping) else {"description": str(raw)}
-    training = {k: v for k, v in raw.items() if k != "validation_ids"}
+    # Id lists stay in the checkpoint (a card keeps their sha256 and counts only).
+    training = {k: v for k, v in raw.items() if k not in ("validation_ids", "trained_ids")}
     calibration = meta.get("calibration") or {}
     evaluations = []
     for run_dir in runs:
