@@ -52,6 +52,10 @@ _FIXES = {
 }
 
 
+#: Causes worded for a file being written; said plainly when the action is not known.
+_WRITE_ONLY_WORDING = {errno.ENOENT, errno.EEXIST, errno.EISDIR, errno.ENOTDIR}
+
+
 def os_error_message(
     err: OSError, path: str | os.PathLike | None = None, action: str | None = "write"
 ) -> str:
@@ -68,6 +72,8 @@ def os_error_message(
     """
     where = path if path is not None else (err.filename or "a file")
     cause, fix = _FIXES.get(err.errno, (err.strerror or str(err), None))
+    if action is None and err.errno in _WRITE_ONLY_WORDING:  # not known to be a write
+        cause, fix = (err.strerror or cause).lower(), None
     text = (
         f"{os.fsdecode(where)}: {cause}"
         if action is None
