@@ -49,11 +49,11 @@ def datasets(
     root_given = data_root is not None or bool(os.environ.get(ENV_VAR))
     found = find_datasets(data_root, check_files=skip_problems) if root_given else []
     for entry in found:
-        problems = str(len(entry.problems)) if entry.problems else ""
+        problems = str(len(entry.problems))
         table.add_row(entry.name, str(entry.count), problems, entry.layout, str(entry.path))
     for short in SAMPLE_SETS:
         sample = sample_dataset(short)
-        table.add_row(sample.name, str(len(sample)), "", sample.layout, str(sample.root))
+        table.add_row(sample.name, str(len(sample)), "0", sample.layout, str(sample.root))
     console.print(table)
     _print_problems(console, found, skip_problems)
     if not root_given:
