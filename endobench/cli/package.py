@@ -35,6 +35,7 @@ def package(
 ) -> None:
     """Write the EndoCV2021 zip of a run after validating it, or validate a zip with --check."""
     from endobench.errors import ConfigError, EndobenchError
+    from endobench.wording import counted
     from endobench.writers.package import PackageError, check_zip, package_run
 
     if check is not None:
@@ -49,7 +50,7 @@ def package(
         if not report.ok:
             _print_problems(report.problems)
             raise EndobenchError(
-                f"{check}: {len(report.problems)} problems (the first listed above); "
+                f"{check}: {counted(len(report.problems), 'problem')} (the first listed above); "
                 "fix them and zip again"
             )
         typer.echo(

@@ -38,6 +38,7 @@ from endobench.metrics.folders import (
     pair_truths_and_predictions,
 )
 from endobench.metrics.summary import EndoCVAccumulator
+from endobench.wording import counted
 
 
 @dataclass(frozen=True)
@@ -163,14 +164,15 @@ def _collect(pred_dir, gt_dir, negatives, positives, missing, on_problem):
     absent = [f.name for f in frames if f.prediction is None and f.kind != "mask"]
     if absent and missing == "error" and on_problem == "error":
         raise ScoringError(
-            f"{pred_dir}: {len(absent)} frames have no prediction ({', '.join(absent[:5])}); add "
+            f"{pred_dir}: {counted(len(absent), 'frame')} without a prediction "
+            f"({', '.join(absent[:5])}); add "
             "them, pass --missing-as-empty to score them as empty or --skip-problems to leave them out"
         )
     if absent and missing == "error":
         skipped += [f"frame without prediction: {name}" for name in absent]
         frames = [f for f in frames if f.prediction is not None or f.kind == "mask"]
     elif absent:
-        notes.append(f"{len(absent)} frames have no prediction and are scored as empty")
+        notes.append(f"{counted(len(absent), 'frame')} without a prediction, scored as empty")
     return sorted(frames, key=lambda f: f.name), notes, skipped
 
 

@@ -33,6 +33,7 @@ from endobench.data.pairing import bounded_problems, list_images
 from endobench.data.readers import decode_mask_channel
 from endobench.errors import DataError, EndobenchError
 from endobench.io import atomic_path
+from endobench.wording import counted
 from endobench.writers.masks import SUBMISSION_ROOT, pred_dir_name
 from endobench.writers.run_folder import read_manifest
 
@@ -368,7 +369,7 @@ def _reader(archive: zipfile.ZipFile, name: str) -> Callable[[], bytes]:
 def _package_error(what: str, report: PackageReport) -> PackageError:
     shown = "; ".join(bounded_problems(report.problems))
     return PackageError(
-        f"{what} is not a valid submission ({len(report.problems)} problems): {shown}",
+        f"{what} is not a valid submission ({counted(len(report.problems), 'problem')}): {shown}",
         report.problems,
     )
 

@@ -124,7 +124,7 @@ def test_json_keeps_the_toolkit_keys_and_adds_detection(frames, tmp_path):
 
 def test_missing_predictions_and_clashes(frames):
     (frames / "pred" / "n3_mask.png").unlink()
-    with pytest.raises(ScoringError, match="1 frames have no prediction \\(n3\\)"):
+    with pytest.raises(ScoringError, match="1 frame without a prediction \\(n3\\)"):
         score_frames(frames / "pred", negatives=[frames / "neg"], progress=False)
     empty = score_frames(
         frames / "pred", negatives=[frames / "neg"], missing="empty", progress=False
