@@ -138,9 +138,11 @@ class Predictor:
     """Probability maps and masks at original size for any registered model.
 
     Args:
-        model: A registered model name, or a module built by ``create_model``.
+        model: A registered model name, or a module built by ``create_model`` (None with an
+            exported ``.onnx`` file: the file names its model).
         weights: Checkpoint path, a list of paths (a fold ensemble: probabilities are averaged),
-            ``"default"``, or None for the model's packaged default weights.
+            ``"default"``, an ``.onnx`` file from ``endobench export`` (run by ONNX Runtime), or
+            None for the model's packaged default weights.
         size: Square input side (default: the model's ``input_size``); a multiple of the model's
             ``size_multiple``.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
@@ -151,14 +153,19 @@ class Predictor:
             (same numbers up to float rounding). ``"auto"``: on the CPU only. A module passed in
             is copied first, never changed.
         batch_size: Images per forward pass in :meth:`predict`.
+        backend: ``"auto"`` (ONNX Runtime for an ``.onnx`` file, else PyTorch), ``"torch"`` or
+            ``"onnxruntime"`` (see :mod:`endobench.backends`).
+        precision: ``"fp32"``, ``"bf16"``/``"fp16"`` (PyTorch autocast), ``"int8"`` (an int8
+            export), or None (from ``dtype``, or the exported file's).
 
     Raises:
         WeightsError: No weights given, none packaged, and ``allow_random`` is False.
+        ConfigError: A backend, precision or device that cannot run these weights here.
     """
 
     def __init__(
         self,
-        model: str | nn.Module,
+        model: str | nn.Module | None,
         weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
         size: int | None = None,
         device: str | torch.device = "auto",
@@ -166,14 +173,24 @@ class Predictor:
         allow_random: bool = False,
         optimise: bool | str = "auto",
         batch_size: int = 8,
+        backend: str = "auto",
+        precision: str | None = None,
     ):
+        from endobench.backends import resolve_backend
         from endobench.models import ModelConfig, create_model
         from endobench.models.checkpoint import default_weights_path, missing_weights_error
 
         self._device = resolve_device(device)
         self._dtype = resolve_dtype(dtype)
+        choice = resolve_backend(backend, precision, weights, self._dtype, self._device)
+        self.backend, self.precision = choice.backend, choice.precision
+        self._dtype, self._runtime = choice.torch_dtype, None
         self.batch_size = int(batch_size)
-        if isinstance(model, nn.Module):
+        if self.backend == "onnxruntime":
+            modules, (cfg, metas) = [], self._open_runtime(model, weights, device)
+        elif model is None:
+            raise ConfigError("pass a model name (or an exported .onnx file as weights)")
+        elif isinstance(model, nn.Module):
             if weights is not None:
                 raise ConfigError("pass weights with a model name, or load them into the module")
             modules = [model]
@@ -208,6 +225,8 @@ class Predictor:
             )
         self._post = check_params(cfg["postprocess"]) if cfg.get("postprocess") else None
         self.preprocess = Preprocess(self._size, tuple(cfg["mean"]), tuple(cfg["std"]))
+        if self._runtime is not None:
+            self._runtime.check_size(self._size)
         if optimise == "auto":
             optimise = self._device.type == "cpu"
         self._channels_last = bool(optimise) and self._device.type == "cpu"
@@ -220,6 +239,35 @@ class Predictor:
                 optimise_for_inference(m, channels_last=self._channels_last) for m in modules
             ]
         self._models = [m.to(self._device).eval() for m in modules]
+
+    def _open_runtime(
+        self, model: str | None, weights: str | os.PathLike, device: str | torch.device
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Open an exported file with ONNX Runtime; return its model config and weights record."""
+        from endobench.backends.ort import OrtModel
+
+        if str(device) == "auto":
+            self._device = torch.device("cpu")  # onnxruntime's CPU wheel
+        self._runtime = OrtModel(weights, self._device.type)
+        found = self._runtime.model_name
+        if model is not None and model != found:
+            raise ConfigError(
+                f"{weights} is an export of {found!r}, not {model!r}; pass --model {found} or none"
+            )
+        if self.precision not in (None, self._runtime.precision):
+            raise ConfigError(
+                f"{weights} is a {self._runtime.precision} export, not {self.precision}; export "
+                f"it with --precision {self.precision}"
+            )
+        self.precision = self._runtime.precision
+        return self._runtime.config, [self._runtime.weights_record()]
+
+    @property
+    def module(self) -> nn.Module:
+        """The PyTorch module (for export); refused for ensembles and ONNX Runtime files."""
+        if len(self._models) != 1:
+            raise ConfigError("this predictor has no single PyTorch module (ensemble or .onnx)")
+        return self._models[0]
 
     @property
     def model_name(self) -> str:
@@ -259,6 +307,8 @@ class Predictor:
 
     def forward_batch(self, x: torch.Tensor) -> torch.Tensor:
         """Return B x 1 x S x S probabilities (sigmoid of the last output, averaged over models)."""
+        if self._runtime is not None:
+            return torch.from_numpy(self._runtime(x.detach().cpu().numpy()))
         x = x.to(self._device, non_blocking=True)
         if self._channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
