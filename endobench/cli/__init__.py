@@ -101,6 +101,7 @@ def _register() -> None:
         "score",
         "models",
         "run",
+        "export",
         "compare",
         "report",
         "package",
