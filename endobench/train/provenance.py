@@ -124,19 +124,26 @@ def check_validation_ids(
         )
 
 
-_TEST_NAME = re.compile(r"test", re.IGNORECASE)
+#: ``test`` at the start of a name or after a non-letter: ``kvasir_test``, ``TestDataset``, not ``latest``.
+_TEST_NAME = re.compile(r"(?<![a-z])test", re.IGNORECASE)
 
 
 def refuse_test_data(names: Sequence[str]) -> None:
-    """Refuse validation data named as a test set: a ``:test`` split or a folder named ``*test*``.
+    """Refuse validation data named as a test set: a ``:test`` split, a registry name holding
+    ``test`` (``pranet-test/...``) or one of PraNet's unseen test sets (ColonDB, ETIS, CVC-300),
+    or a folder whose own name holds ``test``.
 
     Raises:
         ConfigError: One line naming the data and the fix.
     """
+    from endobench.data.registry import _WHOLE_TEST_SETS
+
     for name in names:
         base, _, part = str(name).partition(":")
-        folder = Path(base).name if not part else ""
-        if _TEST_NAME.search(part) or _TEST_NAME.search(folder):
+        path = Path(base).expanduser()
+        label = path.name if path.is_dir() else base
+        unseen = not path.is_dir() and base.split("/")[0].lower() in _WHOLE_TEST_SETS
+        if _TEST_NAME.search(part) or _TEST_NAME.search(label) or unseen:
             raise ConfigError(
                 f"{name}: looks like a test set; calibrate on validation data, never on a test "
                 "set (use the images training held back, or another --val-data)"

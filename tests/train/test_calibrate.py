@@ -156,6 +156,7 @@ def test_cli_trains_brp_lite_then_calibrates_its_checkpoint(hand_made, tmp_path)
     _, meta = load_checkpoint(tmp_path / "neg.safetensors")
     assert meta["calibration"]["max_fp_rate"] == 1.0
     assert meta["calibration"]["n_negative_frames"] == 3 + 1  # the folder and calval's empty mask
+    make_pair_folder(tmp_path / "kvasir_test", n=2, side=48)
     refused = runner.invoke(
         app,
         ["calibrate", str(out / "best.safetensors"), "--train-data", str(train)]
@@ -283,10 +284,16 @@ def test_validation_from_a_test_set_or_that_trained_the_weights_is_refused(tmp_p
     from endobench.train.pairs import Pair
     from endobench.train.provenance import refuse_test_data, refuse_trained_or_test_ids
 
-    for name in ("kvasir:test", "data/TestDataset", "polyps_test"):
+    for name in ("kvasir:test", "pranet-test/kvasir", "colondb", "etis"):
         with pytest.raises(ConfigError, match="test set"):
             refuse_test_data([name])
-    refuse_test_data(["kvasir:train", "data/validation"])
+    for folder in ("TestDataset", "polyps_test", "latest", "validation"):
+        (tmp_path / folder).mkdir()
+    for folder in ("TestDataset", "polyps_test"):
+        with pytest.raises(ConfigError, match="test set"):
+            refuse_test_data([str(tmp_path / folder)])
+    # A folder's own name counts, not its parents' (this test's folder is named test_...).
+    refuse_test_data(["kvasir:train", str(tmp_path / "latest"), str(tmp_path / "validation")])
     stem = "cju0u82z3cuma0835wlxrnrjv"  # in PraNet's Kvasir test list
     with pytest.raises(ConfigError, match="PraNet's test split"):
         refuse_trained_or_test_ids(Path("w"), {}, [Pair(f"kvasir/{stem}", Path("a.jpg"), None)])
