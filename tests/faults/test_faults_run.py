@@ -216,3 +216,36 @@ def test_a_real_process_prints_one_line_and_no_traceback(gt_pred, tmp_path):
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
     assert "s.json" in lines[0] and "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("kind", ["grey", "rgba", "16-bit", "tiff", "bmp", "png named .jpg"])
+def test_odd_format_input_images_run_like_their_plain_copies(run_args, pairs, tmp_path, kind):
+    """An input in another format or depth gives the masks of its plain 8-bit RGB copy."""
+    odd = tmp_path / "odd"
+    shutil.copytree(pairs, odd)
+    victim = sorted((odd / "images").iterdir())[0]
+    image = cv2.imread(str(victim), cv2.IMREAD_COLOR)
+    plain = tmp_path / "plain"
+    shutil.copytree(pairs, plain)
+    if kind == "grey":  # the plain copy holds the same grey values in three channels
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        cv2.imwrite(str(victim), grey)
+        cv2.imwrite(str(plain / "images" / victim.name), cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    elif kind == "rgba":
+        cv2.imwrite(str(victim), cv2.cvtColor(image, cv2.COLOR_BGR2BGRA))
+    elif kind == "16-bit":
+        cv2.imwrite(str(victim), image.astype(np.uint16) * 257)
+    else:
+        victim.unlink()
+        suffix = {"tiff": ".tif", "bmp": ".bmp", "png named .jpg": ".jpg"}[kind]
+        data = cv2.imencode(".png" if kind == "png named .jpg" else suffix, image)[1].tobytes()
+        victim.with_suffix(suffix).write_bytes(data)
+    result = invoke(*run_args(odd, tmp_path / "out"))
+    if result.exit_code == 2:  # refusing a format is allowed, in one line naming the file
+        assert_one_line_error(result, victim.stem)
+        return
+    assert_ok(result)
+    assert_ok(invoke(*run_args(plain, tmp_path / "out", "plain")))
+    odd_masks = {Path(k).name: v for k, v in _masks(tmp_path / "out" / "r").items()}
+    plain_masks = {Path(k).name: v for k, v in _masks(tmp_path / "out" / "plain").items()}
+    assert odd_masks == plain_masks
