@@ -133,7 +133,7 @@ def test_png_with_data_after_iend_reads(tmp_path):
     ("content", "message"),
     [
         (b"", "file is empty"),
-        (b"hello world, not an image", "unknown format"),
+        (b"hello world, not an image", "not a decodable image"),
         (b"\x89PNG\r\n\x1a\n garbage", "truncated"),
         (b"II*\x00garbage", "not a readable TIFF"),
     ],
@@ -146,6 +146,24 @@ def test_undecodable_files(tmp_path, content, message):
     for reader in READERS:
         with pytest.raises(DataError, match="bad.jpg"):
             reader(path)
+
+
+def test_other_format_under_an_image_suffix_is_judged_by_decoding(tmp_path):
+    """A WebP saved as .png reads (OpenCV decodes it), so the byte check accepts it too."""
+    ok, webp = cv2.imencode(".webp", NOISE, [cv2.IMWRITE_WEBP_QUALITY, 101])
+    if not ok:
+        pytest.skip("this OpenCV build cannot write WebP")
+    path = tmp_path / "webp.png"
+    path.write_bytes(webp.tobytes())
+    assert image_file_problem(path) is None
+    np.testing.assert_array_equal(read_image(path), NOISE[:, :, ::-1])
+    _cut(path, len(webp) // 2)  # whatever OpenCV makes of it, the two answers agree
+    try:
+        read_image(path)
+        refused = None
+    except DataError as err:
+        refused = str(err)
+    assert image_file_problem(path) == refused
 
 
 def test_missing_file_and_folder(tmp_path):
