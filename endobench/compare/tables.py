@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from endobench.errors import ConfigError
-from endobench.leaderboard.records import condition_key, describe_condition, record_values
+from endobench.leaderboard.records import (
+    condition_key,
+    describe_condition,
+    present_metrics,
+    record_values,
+)
 
 #: metric key -> (column title, higher is better, decimals)
 METRICS: dict[str, tuple[str, bool, int]] = {
@@ -135,10 +140,7 @@ def parse_metrics(names: Iterable[str] | str | None) -> list[str]:
 
 def default_metrics(records: Sequence[Mapping[str, Any]]) -> list[str]:
     """EndoCV columns, then mDice and the detection columns where any record has them, then FPS."""
-    present: set[str] = set()
-    for record in records:
-        for set_name in record.get("sets", {}):
-            present |= {k for k, v in record_values(record, set_name).items() if v is not None}
+    present = present_metrics(records)
     extra = [k for k in ("mdice", *DETECTION) if k in present]
     return [*ENDOCV, *extra, "fps"]
 

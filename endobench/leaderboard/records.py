@@ -135,6 +135,24 @@ def record_values(record: Mapping[str, Any], set_name: str) -> dict[str, float |
     return values
 
 
+def present_metrics(records: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Metric keys with a value in any record's set, for choosing default columns.
+
+    Detection figures count only on sets with polyp-free frames or without segmentation scores:
+    on a set of polyp frames scored as segmentation they add nothing a reader needs by default.
+    """
+    present: set[str] = set()
+    for record in records:
+        for set_name, entry in record.get("sets", {}).items():
+            values = record_values(record, set_name)
+            detection = entry.get("detection") or {}
+            telling = bool(detection.get("n_negative_frames")) or not entry.get("scores")
+            present |= {
+                k for k, v in values.items() if v is not None and (telling or k not in detection)
+            }
+    return present
+
+
 def record_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     """Summarise a finished run folder as a leaderboard record.
 

@@ -24,6 +24,7 @@ from endobench.leaderboard.records import (
     default_leaderboard_dir,
     describe_condition,
     load_records,
+    present_metrics,
     record_values,
 )
 from endobench.leaderboard.reported import load_reported, reported_html, reported_markdown
@@ -96,10 +97,7 @@ def grouped(
 
 def columns_for(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, int]]:
     """The columns to show: EndoCV always; standard and detection where any record has them."""
-    present: set[str] = set()
-    for record in records:
-        for set_name in record.get("sets", {}):
-            present |= {k for k, v in record_values(record, set_name).items() if v is not None}
+    present = present_metrics(records)
     columns = list(COLUMNS)
     for family in (STANDARD_COLUMNS, DETECTION_COLUMNS):
         if any(key in present for key, _, _ in family):

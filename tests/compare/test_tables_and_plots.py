@@ -81,3 +81,29 @@ def test_overlay_colours_tp_fp_fn_apart():
     assert out[1, 0].tolist() == FP_COLOUR.astype(np.uint8).tolist()
     assert out[0, 1].tolist() == FN_COLOUR.astype(np.uint8).tolist()
     assert out[1, 1].tolist() == [100, 100, 100]
+
+
+def test_detection_columns_only_where_frames_can_be_told_apart():
+    from endobench.compare.tables import default_metrics
+
+    positive_only = _record("a", "m", "kvasir", 0.9)
+    positive_only["sets"]["kvasir"]["detection"] = {
+        "n_positive_frames": 5,
+        "n_negative_frames": 0,
+        "sensitivity": 1.0,
+        "fp_frame_rate": None,
+    }
+    assert "sensitivity" not in default_metrics([positive_only])
+    mixed = _record("b", "m", "polypgen", 0.7)
+    mixed["sets"]["polypgen"]["detection"] = {
+        "n_positive_frames": 5,
+        "n_negative_frames": 20,
+        "sensitivity": 0.8,
+        "fp_frame_rate": 0.1,
+        "specificity": 0.9,
+        "auroc": 0.93,
+    }
+    metrics = default_metrics([positive_only, mixed])
+    assert metrics[-5:] == ["fp_frame_rate", "sensitivity", "specificity", "auroc", "fps"]
+    text = render_table(build_table([positive_only, mixed]), "md")
+    assert "| 0.9300 |" in text.split("| polypgen |")[1]
