@@ -1,0 +1,56 @@
+"""The root of the command line: help, version, and the one-line error of every command."""
+
+from __future__ import annotations
+
+import errno
+
+from typer.testing import CliRunner
+
+from endobench import __version__
+from endobench.cli import app
+from endobench.errors import ConfigError
+
+
+def test_flags_show_no_value_in_help():
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0 and "--version" in result.output
+    assert "<bool>" not in result.output
+    run_help = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "160"})
+    assert "--force" in run_help.output and "<bool>" not in run_help.output
+    assert "<int>" in run_help.output or "INTEGER" in run_help.output  # valued options keep theirs
+
+
+def test_version_is_a_flag():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"endobench {__version__}"
+
+
+def _models_raising(monkeypatch, error: Exception):
+    import endobench.models.summary as summary
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(summary, "summarise_models", fail)
+    return CliRunner().invoke(app, ["models", "--no-flops"])
+
+
+def test_an_os_error_in_any_command_is_one_line(monkeypatch):
+    result = _models_raising(
+        monkeypatch, PermissionError(errno.EACCES, "Permission denied", "/some/where.json")
+    )
+    assert (
+        result.exit_code == 2
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    )
+    assert (
+        result.stderr.strip()
+        == "Error: /some/where.json: permission denied (choose a folder you may write to)"
+    )
+
+
+def test_a_user_error_with_line_breaks_stays_on_one_line(monkeypatch):
+    result = _models_raising(monkeypatch, ConfigError("first part\nsecond part"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: first part second part"
