@@ -39,11 +39,8 @@ def test_an_os_error_in_any_command_is_one_line(monkeypatch):
     result = _models_raising(
         monkeypatch, PermissionError(errno.EACCES, "Permission denied", "/some/where.json")
     )
-    assert (
-        result.exit_code == 2
-        and result.exception is None
-        or isinstance(result.exception, SystemExit)
-    )
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
     assert (
         result.stderr.strip()
         == "Error: /some/where.json: permission denied (choose a folder you may write to)"
