@@ -44,6 +44,7 @@ from endobench.data.pairing import (
     check_sizes,
     is_ignored_dir,
     list_images,
+    numbered_mask_key,
     pair_folders,
     strip_mask_suffix,
 )
@@ -83,7 +84,6 @@ _ALIASES = {
 }
 _CENTRE = re.compile(r"^data_(c\d+)$", re.IGNORECASE)
 _DIGITS = re.compile(r"^\d+$")
-_P_DIGITS = re.compile(r"^p(\d+)$", re.IGNORECASE)
 _CP_DIGITS = re.compile(r"^cp(\d+)$", re.IGNORECASE)
 
 
@@ -118,7 +118,7 @@ def detect_layout(root: str | os.PathLike) -> str:
         return "images-masks"
     files = list_images(folder)
     stems = [path.stem for path in files]
-    if any(_P_DIGITS.match(s) for s in stems) and any(_DIGITS.match(s) for s in stems):
+    if any(numbered_mask_key(s) for s in stems) and any(_DIGITS.match(s) for s in stems):
         return "colondb-original"
     if files:
         return "flat" if any(s.lower().endswith("_mask") for s in stems) else "image-only"
@@ -289,8 +289,7 @@ _strip_mask_suffix = strip_mask_suffix
 
 
 def _strip_p(stem: str) -> str:
-    match = _P_DIGITS.match(stem)
-    return match.group(1) if match else stem
+    return numbered_mask_key(stem) or stem
 
 
 def _list_images_masks(folder: Path) -> Listing:
@@ -326,8 +325,8 @@ def _list_with_masks(folder: Path, masks: Path) -> Listing:
 def _list_colondb(folder: Path) -> Listing:
     # cpN.tiff are the release's polyp contours, companions of the masks pN.tiff: not data.
     files = [f for f in list_images(folder) if not _CP_DIGITS.match(f.stem)]
-    frames = [f for f in files if not _P_DIGITS.match(f.stem)]
-    masks = [f for f in files if _P_DIGITS.match(f.stem)]
+    frames = [f for f in files if numbered_mask_key(f.stem) is None]
+    masks = [f for f in files if numbered_mask_key(f.stem) is not None]
     return pair_folders(frames, masks, folder, mask_key=_strip_p)
 
 

@@ -20,6 +20,7 @@ that cannot be read (truncated or undecodable), found without decoding them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ _PROGRESS_ABOVE = 4000
 _CHECK_PROGRESS_ABOVE = 500
 #: System files that are never data, whatever their suffix (compared in lower case).
 SYSTEM_FILES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r", ".ds_store"})
+_P_NUMBERED = re.compile(r"^p(\d+)$", re.IGNORECASE)
 _IGNORED_DIRS = frozenset({"__macosx", "$recycle.bin", "system volume information"})
 
 
@@ -92,6 +94,13 @@ def is_image_file(name: str) -> bool:
 def strip_mask_suffix(stem: str) -> str:
     """The key of a mask stem: the stem without a trailing ``_mask`` (any case)."""
     return stem[: -len("_mask")] if stem.lower().endswith("_mask") else stem
+
+
+def numbered_mask_key(stem: str) -> str | None:
+    """The frame number of a mask named as in the ETIS-LaribPolypDB and CVC-ColonDB releases
+    (``p12`` -> ``"12"``, the mask of frame ``12``), or None for any other name."""
+    match = _P_NUMBERED.match(stem)
+    return match.group(1) if match else None
 
 
 def list_images(folder: Path) -> list[Path]:

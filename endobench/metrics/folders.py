@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from endobench.data.pairing import list_images, strip_mask_suffix
+from endobench.data.pairing import list_images, numbered_mask_key, strip_mask_suffix
 from endobench.data.readers import IMAGE_SUFFIXES, read_mask_channel
 from endobench.errors import DataError, ScoringError
 from endobench.metrics.endocv import ImageScores, binarize, score_pair
@@ -176,6 +176,7 @@ def pair_truths_and_predictions(
     truths, skipped = list_masks(gt_dir, "truth", on_problem)
     predictions, pred_skipped = list_masks(pred_dir, "prediction", on_problem)
     skipped += pred_skipped
+    truths = _release_numbering(truths, predictions)
     notes: list[str] = []
     absent = sorted(set(truths) - set(predictions))
     if absent and missing == "error" and on_problem == "error":
@@ -208,6 +209,15 @@ def pair_truths_and_predictions(
         )
     pairs = [(name, truths[name], predictions.get(name)) for name in sorted(truths)]
     return pairs, notes, skipped
+
+
+def _release_numbering(truths: dict[str, Path], predictions: dict[str, Path]) -> dict[str, Path]:
+    """Key ETIS/ColonDB release truths ``pN`` by their frame number ``N``, as the predictions of
+    frame ``N.tif`` are named, when every truth is so named and no prediction is."""
+    numbers = {key: numbered_mask_key(key) for key in truths}
+    if None in numbers.values() or any(numbered_mask_key(key) for key in predictions):
+        return truths
+    return {numbers[key]: path for key, path in truths.items()}
 
 
 def score_arrays(

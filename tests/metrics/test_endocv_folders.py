@@ -273,3 +273,24 @@ def test_score_command_skip_problems_lists_five_then_more(damaged_folder, tmp_pa
     assert result.exit_code == 0, result.output
     assert "Skipped 7 problem(s)" in result.output and "... 2 more" in result.output
     assert "EndoCV2021 segmentation scores, 4 images" in result.output
+
+
+def test_release_truths_pn_pair_with_frame_predictions(tmp_path):
+    """ETIS-LaribPolypDB's `Ground Truth/pN.tif` pairs with the predictions `N_mask.png` of frame
+    `N.tif`; the toolkit (which looks up `N.jpg`) would not find them, and says so."""
+    gt_dir, pred_dir = tmp_path / "Ground Truth", tmp_path / "pred"
+    gt_dir.mkdir()
+    truth = np.zeros((30, 40), np.uint8)
+    truth[5:20, 10:30] = 255
+    for index in (1, 2, 10):
+        tifffile.imwrite(gt_dir / f"p{index}.tif", truth)
+        _write(pred_dir / f"{index}_mask.png", truth > 0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScoringWarning)
+        result = score_folders(gt_dir, pred_dir, progress=False)
+    assert [name for name, _ in result.rows] == ["1", "10", "2"]
+    assert result.summary["EndoCV2021_seg"]["dice"]["value"] == 1.0
+    assert any("would mis-pair 3" in str(w.message) for w in caught)
+    (pred_dir / "p3_mask.png").write_bytes((pred_dir / "1_mask.png").read_bytes())
+    with pytest.raises(ScoringError, match="3 of 3 truths"):  # predictions named pN: keys kept
+        score_folders(gt_dir, pred_dir, progress=False)
