@@ -3,6 +3,7 @@
 - :mod:`endobench.writers.masks`: ``<set>_pred/<name>_mask.jpg`` masks and probability maps.
 - :mod:`endobench.writers.run_folder`: :class:`RunFolder`, the one owner of a run folder (the
   ``--force``/``--resume`` rules, ``run.json``, the journal, ``timing.json``, per-set scores files).
+- :mod:`endobench.writers.journal`: the run's append-only per-image journal (resume).
 - :mod:`endobench.writers.manifest`: ``manifest.json`` (every input image, its size and hash).
 - :mod:`endobench.writers.time_file`: the toolkit's ``timeElaspsed<set>.txt``.
 - :mod:`endobench.writers.package`: ``package_run`` and ``check_zip``.

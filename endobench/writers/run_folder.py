@@ -21,7 +21,7 @@ import contextlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 
 from endobench.errors import ConfigError
 from endobench.io import remove_temporaries, write_json_atomic
+from endobench.writers.journal import JOURNAL, journal_appender, read_journal
 from endobench.writers.manifest import (
     MANIFEST_JSON,
     fill_sizes,
@@ -49,8 +50,6 @@ from endobench.writers.time_file import write_time_file
 RUN_JSON = "run.json"
 TIMING_JSON = "timing.json"
 SCORES_DIR = "scores"
-#: The append-only per-image journal that lets an interrupted run resume.
-JOURNAL = ".journal.jsonl"
 
 
 def prepare_run_dir(run_dir: str | Path, force: bool = False, resume: bool = False) -> Path:
@@ -283,29 +282,12 @@ class RunFolder:
         return self.path / JOURNAL
 
     def read_journal(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """Return the journal's entries by ``(set, name)`` (a line torn by an interruption is skipped)."""
-        entries: dict[tuple[str, str], dict[str, Any]] = {}
-        if not self.journal_path.is_file():
-            return entries
-        for line in self.journal_path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            entries[(entry["set"], entry["name"])] = entry
-        return entries
+        """Return the journal's entries by ``(set, name)`` (see :func:`read_journal`)."""
+        return read_journal(self.journal_path)
 
-    @contextlib.contextmanager
-    def journal_writer(self) -> Iterator[Callable[[Mapping[str, Any]], None]]:
-        """Yield a function that appends one entry to the journal and flushes it."""
-        _end_torn_line(self.journal_path)
-        with self.journal_path.open("a", encoding="utf-8") as handle:
-
-            def append(entry: Mapping[str, Any]) -> None:
-                handle.write(json.dumps(dict(entry)) + "\n")
-                handle.flush()
-
-            yield append
+    def journal_writer(self) -> contextlib.AbstractContextManager[Callable[[Mapping], None]]:
+        """Return a context yielding a function that appends one flushed entry to the journal."""
+        return journal_appender(self.journal_path)
 
     def outputs_complete(
         self, set_name: str, name: str, size: tuple[int, int] | None, with_prob: bool
@@ -384,17 +366,6 @@ class RunFolder:
         self.info["status"] = "complete"
         self.info["finished"] = _utc_now()
         return write_run_json(self.path, self.info)
-
-
-def _end_torn_line(path: Path) -> None:
-    """End a journal whose last line was cut by an interruption, so new lines start clean."""
-    if path.is_file() and path.stat().st_size:
-        with path.open("rb") as handle:
-            handle.seek(-1, 2)
-            torn = handle.read(1) != b"\n"
-        if torn:
-            with path.open("a", encoding="utf-8") as handle:
-                handle.write("\n")
 
 
 def _utc_now() -> str:
