@@ -21,8 +21,11 @@ def _sizes(text: str | None) -> list[int]:
 
 
 def run(
-    model: str = typer.Option(
-        ..., "--model", "-m", help="Registered model name (see `endobench models`)."
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="Registered model name (see `endobench models`); not needed with --weights F.onnx.",
     ),
     weights: list[str] = typer.Option(
         [],
@@ -69,6 +72,14 @@ def run(
     batch_size: int = typer.Option(1, "--batch-size", "-b", help="Images per forward pass."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
     dtype: str = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16."),
+    backend: str = typer.Option(
+        "auto", "--backend", help="auto (onnxruntime for .onnx weights), torch or onnxruntime."
+    ),
+    precision: str | None = typer.Option(
+        None,
+        "--precision",
+        help="fp32, bf16 (torch autocast), int8 (an int8 export), fp16 (GPU); default: --dtype's.",
+    ),
     out: Path = typer.Option(Path("submissions"), "--out", help="Root folder of run folders."),
     name: str | None = typer.Option(
         None, "--name", help="Run folder name (default: <model>-<size>-<time>)."
@@ -122,6 +133,8 @@ def run(
         batch_size=batch_size,
         device=device,
         dtype=dtype,
+        backend=backend,
+        precision=precision,
         out=str(out),
         name=name,
         save_prob=save_prob,

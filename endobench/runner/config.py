@@ -13,7 +13,16 @@ from endobench.errors import ConfigError
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("float32", "bfloat16", "float16")
 #: Configuration keys that must match for ``--resume`` to reuse earlier outputs.
-RESUME_KEYS = ("model", "random_weights", "size", "dtype", "optimise", "sets")
+RESUME_KEYS = (
+    "model",
+    "random_weights",
+    "size",
+    "dtype",
+    "backend",
+    "precision",
+    "optimise",
+    "sets",
+)
 # (weights are compared by their sha256, not by the path given)
 
 
@@ -22,7 +31,8 @@ class RunConfig:
     """The options of one benchmark run.
 
     Attributes:
-        model: Registered model name (``endobench models``).
+        model: Registered model name (``endobench models``); None with an exported ``.onnx``
+            file as weights (the file names its model).
         weights: Weights file, ``"default"`` for the packaged weights, a list of files (a fold
             ensemble: probability maps averaged), or None (the model's packaged weights).
         datasets: Named data sets (``kvasir``, ``polypgen/C1``, ``sample/kvasir``...).
@@ -59,7 +69,7 @@ class RunConfig:
         progress: Show progress bars and the summary table.
     """
 
-    model: str
+    model: str | None
     weights: str | list[str] | None = None
     datasets: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
@@ -89,6 +99,10 @@ class RunConfig:
     fps_images: int = 100
     score: bool = True
     progress: bool = True
+    #: ``auto`` (ONNX Runtime for an ``.onnx`` file), ``torch`` or ``onnxruntime``.
+    backend: str = "auto"
+    #: ``fp32``, ``bf16``, ``fp16``, ``int8`` or None (from ``dtype``, or the exported file).
+    precision: str | None = None
 
     def validate(self) -> RunConfig:
         """Check the options and return self.
@@ -108,6 +122,8 @@ class RunConfig:
             raise ConfigError(f"--device {self.device!r} is not one of {', '.join(DEVICES)}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
+        if self.model is None and not str(self.weights or "").lower().endswith(".onnx"):
+            raise ConfigError("pass --model NAME (or --weights FILE.onnx from endobench export)")
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, not {self.batch_size}")
         if self.num_workers < 0:

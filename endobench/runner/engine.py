@@ -34,17 +34,21 @@ class Engine:
     device: torch.device
     dtype: str
     size: int
+    backend: str = "torch"
+    precision: str = "fp32"
 
     @classmethod
     def create(
         cls,
-        model: str,
+        model: str | None,
         weights: str | list[str] | None,
         size: int | None,
         device: str,
         dtype: str,
         optimise: bool = False,
         allow_random: bool = False,
+        backend: str = "auto",
+        precision: str | None = None,
     ) -> Engine:
         """Build the model and its predictor.
 
@@ -70,8 +74,17 @@ class Engine:
             dtype=torch_dtype,
             optimise=optimise,
             allow_random=allow_random,
+            backend=backend,
+            precision=precision,
         )
-        return cls(predictor, torch_device, dtype, int(predictor.input_size))
+        return cls(
+            predictor,
+            predictor.device,
+            str(predictor.dtype).removeprefix("torch."),
+            int(predictor.input_size),
+            predictor.backend,
+            predictor.precision,
+        )
 
     @property
     def device_name(self) -> str:
@@ -123,6 +136,8 @@ class Engine:
         return {
             "input_size": self.size,
             "dtype": self.dtype,
+            "backend": self.backend,
+            "precision": self.precision,
             "device": self.device.type,
             "device_name": self.device_name,
             "threads": torch.get_num_threads(),

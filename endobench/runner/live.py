@@ -122,7 +122,7 @@ def detection_table(result: RunResult) -> Table:
 
 def print_summary(result: RunResult, console: Console | None = None) -> None:
     """Print the summary table and the three speed figures with their conditions."""
-    from endobench.runner.timing import describe_fps
+    from endobench.runner.timing import describe_fps, describe_stability
 
     console = console or Console()
     console.print(summary_table(result))
@@ -130,6 +130,9 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
         console.print(detection_table(result))
     timing = result.timing
     console.print(describe_fps(timing))
+    warning = describe_stability(timing)
+    if warning:
+        console.print(f"[bold yellow]{warning}[/]", highlight=False)
     throughput = timing.get("throughput", {}).get("images_per_s")
     if throughput:
         console.print(

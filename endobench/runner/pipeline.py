@@ -37,6 +37,7 @@ def run_sweep(config: RunConfig) -> list[RunResult]:
     config.validate()
     if not config.sizes:
         return [run_benchmark(config)]
+    config = _split_cores(config)
     sets = _inputs(config)
     with _threads(config.threads):
         return [_run(config.for_size(size, sweep=True), sets) for size in config.sizes]
@@ -58,6 +59,7 @@ def run_benchmark(config: RunConfig) -> RunResult:
     config.validate()
     if config.sizes:
         raise ConfigError("run_benchmark runs one size; use run_sweep for --sizes")
+    config = _split_cores(config)
     sets = _inputs(config)
     with _threads(config.threads):
         return _run(config, sets)
@@ -73,6 +75,14 @@ def _inputs(config: RunConfig) -> list[InputSet]:
         negatives=config.negatives,
         positives=config.positives,
     )
+
+
+def _split_cores(config: RunConfig) -> RunConfig:
+    """Torch threads and DataLoader workers within the usable cores (see ``plan_threads``)."""
+    from endobench.runner.conditions import plan_threads
+
+    plan = plan_threads(config.threads, config.num_workers)
+    return replace(config, threads=plan.threads, num_workers=plan.workers)
 
 
 @contextlib.contextmanager
@@ -112,6 +122,14 @@ def _run(config: RunConfig, sets: list[InputSet]) -> RunResult:
         config.dtype,
         config.optimise,
         config.random_weights,
+        config.backend,
+        config.precision,
+    )
+    config = replace(
+        config,
+        model=engine.predictor.model_name,
+        backend=engine.backend,
+        precision=engine.precision,
     )
     config = replace(config, size=engine.size, name=config.run_name(engine.size))
     recorded = config.to_dict() | {"size": engine.size, "sets": [s.name for s in sets]}
@@ -165,6 +183,8 @@ def _start(
         weights_sha256=engine.weights_sha256,
         device=engine.device.type,
         device_name=engine.device_name,
+        backend=engine.backend,
+        precision=engine.precision,
         seed=config.seed,
         environment=environment(include_torch=True),
     )

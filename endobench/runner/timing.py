@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from endobench.runner.conditions import load_average, machine_conditions, stability, thread_split
 from endobench.wording import counted
 
 FPS_DEFINITION = (
@@ -118,6 +119,8 @@ class TimingLog:
             passes and the extra batch-1 passes of the timed subset.
         started: ``time.perf_counter()`` at the start of the loop.
         finished: ``time.perf_counter()`` at its end.
+        load_start: 1, 5 and 15-minute load averages at the start (None where unknown).
+        load_end: The same at the end.
     """
 
     batch1_ms: dict[str, float] = field(default_factory=dict)
@@ -127,14 +130,18 @@ class TimingLog:
     excluded_s: float = 0.0
     started: float | None = None
     finished: float | None = None
+    load_start: list[float] | None = None
+    load_end: list[float] | None = None
 
     def start(self) -> None:
-        """Mark the start of the end-to-end measurement."""
+        """Mark the start of the end-to-end measurement (and note the machine's load)."""
+        self.load_start = load_average()
         self.started = time.perf_counter()
 
     def stop(self) -> None:
-        """Mark its end."""
+        """Mark its end (and note the load again)."""
         self.finished = time.perf_counter()
+        self.load_end = load_average()
 
     def throughput(self) -> float | None:
         """Batched images per second over the timed batches, or None when none was timed."""
@@ -159,11 +166,14 @@ def timing_record(
     clock: str,
     scope: str,
 ) -> dict[str, Any]:
-    """Build ``timing.json``: the three figures, their definitions and their conditions.
+    """Build ``timing.json``: the three figures, their definitions, conditions and stability.
+
+    The conditions gain the machine's load averages and the process's CPU affinity, and the
+    record says whether the figures are unstable and why (see :mod:`endobench.runner.conditions`).
 
     Args:
         log: What the run measured.
-        conditions: Input size, dtype, device, device name, threads, workers.
+        conditions: Input size, dtype, backend, precision, device, device name, threads, workers.
         batch_size: The run's batch size.
         warmup: Warm-up passes before timing.
         clock: How time was taken (see :class:`ForwardTimer`).
@@ -172,12 +182,20 @@ def timing_record(
     fps = latency_stats(list(log.batch1_ms.values()))
     fps["definition"] = FPS_DEFINITION.format(warmup=warmup, clock=clock, scope=scope)
     fps["scope"] = scope
+    conditions = dict(conditions) | machine_conditions(log.load_start, log.load_end)
+    conditions["thread_split"] = thread_split(
+        conditions.get("threads"), conditions.get("num_workers"), conditions["usable_cores"]
+    )
+    verdict = stability(fps, conditions, str(conditions.get("device", "cpu")))
     elapsed = (
         log.finished - log.started - log.excluded_s
         if log.started is not None and log.finished is not None
         else None
     )
     return {
+        "unstable": verdict["unstable"],
+        "unstable_reasons": verdict["reasons"],
+        "stability_rules": verdict["rules"],
         "conditions": conditions,
         "fps": fps,
         "throughput": {
@@ -208,4 +226,17 @@ def describe_fps(timing: dict[str, Any]) -> str:
         f"{counted(fps['images_timed'], 'image')}) at {cond.get('input_size')} px, "
         f"{cond.get('dtype')}, {cond.get('device_name') or cond.get('device')}, "
         f"{counted(cond.get('threads'), 'thread')}, batch 1"
+        + (f", {cond['backend']} {cond.get('precision')}" if cond.get("backend") else "")
+        + (" [UNSTABLE]" if timing.get("unstable") else "")
+    )
+
+
+def describe_stability(timing: dict[str, Any]) -> str | None:
+    """A warning line when a timing is unstable (None when it is not), naming the reasons."""
+    if not timing.get("unstable"):
+        return None
+    reasons = "; ".join(timing.get("unstable_reasons") or ["reasons not recorded"])
+    return (
+        f"warning: unstable timing ({reasons}); other work was competing for the cores, so the "
+        "leaderboard will not rank it: run again on an idle machine, or with fewer --threads"
     )

@@ -233,7 +233,7 @@ class RunFolder:
             manifest: Per set, one entry per image (filled in place).
             sets: Per set: ``source``, ``images``, ``has_truth``.
             **facts: What ``run.json`` records besides: ``model_config``, ``weights_sha256``,
-                ``device``, ``device_name``, ``seed``, ``environment``.
+                ``device``, ``device_name``, ``backend``, ``precision``, ``seed``, ``environment``.
 
         Raises:
             ConfigError: An earlier session ran on other input images or with other weights.
@@ -252,6 +252,8 @@ class RunFolder:
             "weights_sha256": facts.get("weights_sha256"),
             "device": facts.get("device"),
             "device_name": facts.get("device_name"),
+            "backend": facts.get("backend"),
+            "precision": facts.get("precision"),
             "manifest_sha256": manifest_sha,
             "seed": facts.get("seed"),
             "environment": facts.get("environment"),
