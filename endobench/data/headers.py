@@ -8,7 +8,11 @@ tags (through tifffile, which parses tags lazily).
 
 from __future__ import annotations
 
+import logging
 import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # JPEG start-of-frame markers carry the size; C4 (DHT), C8 (JPG) and CC (DAC) do not.
@@ -93,6 +97,37 @@ def _bmp_size(head: bytes) -> tuple[int, int] | None:
 def _tiff_size(path: str | Path) -> tuple[int, int] | None:
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
-        return int(page.imagelength), int(page.imagewidth)
+    try:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            return int(page.imagelength), int(page.imagewidth)
+    except Exception:  # tifffile raises many types (IndexError, TiffFileError...) for damaged files
+        return None
+
+
+class _QuietWhileReading(logging.Filter):
+    """Drops tifffile's log records in a thread that is inside :func:`quiet_tifffile`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_QUIET, "depth", 0)
+
+
+_QUIET = threading.local()
+_FILTER = _QuietWhileReading()
+
+
+@contextmanager
+def quiet_tifffile() -> Iterator[None]:
+    """Silence tifffile's warnings about a damaged file while endobench reads it.
+
+    endobench turns a damaged TIFF into one ``DataError`` line; tifffile would also log a warning
+    per broken tag to stderr. Only the current thread's reads are silenced.
+    """
+    logger = logging.getLogger("tifffile")
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+    _QUIET.depth = getattr(_QUIET, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _QUIET.depth -= 1

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from endobench.data.headers import quiet_tifffile
 from endobench.errors import ConfigError, DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -173,7 +174,7 @@ def image_file_problem(path: str | os.PathLike) -> str | None:
     try:
         data = _read_bytes(path)
         if _is_tiff(data):
-            with _open_tiff(str(path), data) as tif:
+            with quiet_tifffile(), _open_tiff(str(path), data) as tif:
                 _check_tiff_strips(str(path), _first_page(str(path), tif), len(data))
             return None
         _check_complete(str(path), data)
@@ -279,7 +280,7 @@ def _decode_tiff(source: str, data: bytes) -> tuple[np.ndarray, str]:
     without the optional imagecodecs package (LZW, JPEG, PackBits)."""
     import tifffile
 
-    with _open_tiff(source, data) as tif:
+    with quiet_tifffile(), _open_tiff(source, data) as tif:
         try:
             page = tif.pages[0]
             _check_tiff_strips(source, page, len(data))

@@ -245,3 +245,23 @@ def test_run_folder_readers_follow_the_rule(tmp_path):
         _cut(tmp_path / name, -3)
         with pytest.raises(DataError, match=f"{name}.*truncated"):
             reader(tmp_path / name)
+
+
+def test_damaged_tiffs_are_quiet_one_line_problems(tmp_path, make_pairs, caplog):
+    """A TIFF with no page or with tags past its end: no crash on opening, no tifffile log lines,
+    one problem line each."""
+    from endobench.data import image_size
+
+    root = tmp_path / "set"
+    make_pairs(root / "images", root / "masks", ["a", "b", "c"], ".tif", "{stem}.tif")
+    (root / "images" / "b.tif").write_bytes(b"II*\x00garbage")
+    _cut(root / "masks" / "c.tif", 200)
+    assert image_size(root / "images" / "b.tif") is None
+    opened = open_dataset(root)  # headers that do not parse are compared when read
+    with pytest.raises(DataError, match="b.tif: not a readable TIFF"):
+        opened.samples[1].read()
+    with pytest.warns(UserWarning, match="skipped 2"):
+        skipped = open_dataset(root, on_problem="skip")
+    assert [s.name for s in skipped] == ["a"]
+    assert [line.split(": ")[1] for line in skipped.skipped] == ["images/b.tif", "masks/c.tif"]
+    assert not [record for record in caplog.records if record.name.startswith("tifffile")]
