@@ -149,7 +149,7 @@ def decode_mask_channel(data: bytes, source: str) -> np.ndarray:
     _check_complete(source, data)
     import cv2
 
-    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    pixels = _opencv_decode(data, cv2.IMREAD_COLOR)
     if pixels is None or pixels.size == 0:
         raise DataError(f"{source}: not a decodable image; replace it with a readable mask file")
     return np.ascontiguousarray(pixels[:, :, 0])
@@ -212,7 +212,7 @@ def _decode(path: Path) -> tuple[np.ndarray, str]:
     _check_complete(str(path), data)
     import cv2
 
-    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    pixels = _opencv_decode(data, cv2.IMREAD_UNCHANGED)
     if pixels is None or pixels.size == 0:
         raise DataError(
             f"{path}: not a decodable image; use one of {', '.join(IMAGE_SUFFIXES)} or replace it"
@@ -308,7 +308,7 @@ def _decode_tiff(source: str, data: bytes) -> tuple[np.ndarray, str]:
 def _decode_tiff_with_opencv(source: str, data: bytes, samples: int) -> np.ndarray:
     import cv2
 
-    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    pixels = _opencv_decode(data, cv2.IMREAD_UNCHANGED)
     if pixels is None or pixels.size == 0:
         raise DataError(f"{source}: not a readable TIFF; replace it or pip install imagecodecs")
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
@@ -319,6 +319,16 @@ def _decode_tiff_with_opencv(source: str, data: bytes, samples: int) -> np.ndarr
             f"pip install imagecodecs so tifffile can decode it"
         )
     return pixels
+
+
+def _opencv_decode(data: bytes, flags: int) -> np.ndarray | None:
+    """OpenCV's decode, with its exceptions (oversized or odd files) read as "not decodable"."""
+    import cv2
+
+    try:
+        return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    except cv2.error:
+        return None
 
 
 def _apply_palette(indices: np.ndarray, colormap: np.ndarray) -> np.ndarray:
