@@ -15,7 +15,8 @@ Rules:
   ``--positives``); a negative frame (``--negatives``, PolypGen ``negativeOnly``) is truly negative.
 - The **per-frame score** ranked by the AUROC is the maximum of the frame's probability map
   (``"max_probability"``): the most confident pixel, the score a detector built on this segmenter
-  would threshold. It is read from the maps the run already produces (no extra model pass). Where
+  would threshold. It is read from the maps the run already produces (no extra model pass), before
+  any post-processing of the mask (a ``_post`` model's AUROC is its network's). Where
   only masks exist (``endobench score`` on predictions from elsewhere) the score is the mask's
   foreground fraction (``"foreground_fraction"``), a coarser ranking (every empty mask ties at 0);
   the ``frame_score`` key names the rule used, and AUROCs of different rules are not comparable.

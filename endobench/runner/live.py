@@ -105,10 +105,10 @@ def detection_table(result: RunResult) -> Table:
     table.add_column("set", no_wrap=True)
     for title in ("polyp / free", "FP frames", "Sens.", "Spec.", "AUROC"):
         table.add_column(title, justify="right", no_wrap=True)
-    for name, entry in result.sets.items():
-        figures = entry.detection
-        if not figures:
-            continue
+    rows = [(name, entry.detection) for name, entry in result.sets.items() if entry.detection]
+    if result.detection:
+        rows.append(("all sets pooled", result.detection))
+    for name, figures in rows:
         values = [figures.get(k) for k in ("fp_frame_rate", "sensitivity", "specificity")]
         auroc = figures.get("auroc")
         table.add_row(

@@ -214,9 +214,13 @@ def _score_sets(
     result: RunResult,
 ) -> None:
     """Score every set with ground truth from its written files and write its scores; sets of
-    ``--positives`` frames get the detection figures alone."""
+    ``--positives`` frames get the detection figures alone. With several sets, the detection
+    figures of all their frames pooled go to ``run.json`` (the only AUROC of a run whose polyp and
+    polyp-free frames are separate sets)."""
+    from endobench.metrics.detection import DetectionAccumulator
     from endobench.runner.scoring import detect_positive_frames, score_set
 
+    pooled = DetectionAccumulator()
     journal = folder.read_journal()
     with make_progress(config.progress) as bar:
         for input_set in sets:
@@ -231,11 +235,12 @@ def _score_sets(
                 bar.advance(t, n)
 
             if input_set.positive_frames:
-                detection = detect_positive_frames(
+                frames = detect_positive_frames(
                     folder.path, input_set.name, entries, frame_scores, advance
                 )
-                folder.write_detection(input_set.name, detection)
-                result.sets[input_set.name].detection = detection
+                pooled.extend(zip(frames.truth, frames.predicted, frames.scores, strict=True))
+                result.sets[input_set.name].detection = frames.compute()
+                folder.write_detection(input_set.name, result.sets[input_set.name].detection)
                 continue
             scores = score_set(
                 folder.path, input_set.name, entries, config.save_prob, advance, frame_scores
@@ -246,6 +251,11 @@ def _score_sets(
             result.sets[input_set.name].summary = scores.summary
             result.sets[input_set.name].standard = scores.standard
             result.sets[input_set.name].detection = scores.detection
+            frames = scores.frames
+            pooled.extend(zip(frames.truth, frames.predicted, frames.scores, strict=True))
+    if len(sets) > 1:
+        result.detection = pooled.compute()
+        folder.info["detection"] = result.detection
 
 
 def _timing(engine: Engine, config: RunConfig, log: TimingLog, folder: RunFolder) -> dict[str, Any]:

@@ -31,10 +31,15 @@ class SetResult:
 
 @dataclass
 class RunResult:
-    """A finished run: its folder, per-set results, timing record and leaderboard record path."""
+    """A finished run: its folder, per-set results, timing record and leaderboard record path.
+
+    ``detection`` holds the frame-level detection figures of the frames of all scored sets pooled
+    (when more than one set was scored), as ``run.json`` records them.
+    """
 
     run_dir: Path
     name: str
     sets: dict[str, SetResult] = field(default_factory=dict)
+    detection: dict[str, Any] | None = None
     timing: dict[str, Any] = field(default_factory=dict)
     record_path: Path | None = None

@@ -35,12 +35,14 @@ class SetScores:
         rows: Per-image rows (the toolkit's CSV columns).
         standard: The standard metrics, with the prediction source and truth rule they used.
         detection: The frame-level detection figures (:mod:`endobench.metrics.detection`).
+        frames: The frames behind ``detection`` (to pool them over the run's sets).
     """
 
     summary: dict[str, Any]
     rows: list[Any]
     standard: dict[str, Any]
     detection: dict[str, Any] | None = None
+    frames: DetectionAccumulator | None = None
 
 
 def score_set(
@@ -93,7 +95,7 @@ def score_set(
     standard_values["truth_rule"] = "> 127"
     standard_values["prediction_rule"] = "> 127"
     return SetScores(
-        accumulator.compute(), accumulator.rows(), standard_values, detection.compute()
+        accumulator.compute(), accumulator.rows(), standard_values, detection.compute(), detection
     )
 
 
@@ -103,11 +105,11 @@ def detect_positive_frames(
     entries: Sequence[Mapping[str, Any]],
     frame_scores: Mapping[str, float | None],
     progress: Callable[[int], Any] | None = None,
-) -> dict[str, Any]:
-    """Return the detection figures of a set of polyp frames without masks (``--positives``).
+) -> DetectionAccumulator:
+    """Return the frames of a set of polyp frames without masks (``--positives``).
 
-    Every frame shows a polyp, so only the sensitivity is defined: the share of frames whose
-    written mask has a pixel ``> 0``.
+    Every frame shows a polyp, so only the sensitivity is defined (``.compute()``): the share of
+    frames whose written mask has a pixel ``> 0``.
     """
     detection = DetectionAccumulator()
     for entry in entries:
@@ -115,7 +117,7 @@ def detect_positive_frames(
         detection.update(True, frame_positive(raw_pred), frame_scores.get(entry["name"]))
         if progress is not None:
             progress(1)
-    return detection.compute()
+    return detection
 
 
 def _truth_channel(entry: Mapping[str, Any]) -> np.ndarray:

@@ -218,3 +218,30 @@ def test_unreadable_negative_frames_refused_or_skipped(inputs, tmp_path):
     with pytest.warns(UserWarning, match="skipped 1 problem"):
         (skipped,) = resolve_inputs([], [], [], None, True, negatives=[str(folder)])
     assert len(skipped.dataset) == 1 and skipped.name == "negs"
+
+
+def test_frames_of_all_sets_pooled_in_run_json(run):
+    journal = [
+        json.loads(line)
+        for line in (run.run_dir / ".journal.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    manifest = json.loads((run.run_dir / "manifest.json").read_text())
+    truth, scores, calls = [], [], []
+    for set_name, entries in manifest.items():
+        names = [e["name"] for e in entries]
+        calls += _calls(run, set_name, names)
+        truth += [set_name == "pos" or (set_name == "mixed" and not e["negative"]) for e in entries]
+        by_name = {j["name"]: j["max_prob"] for j in journal if j["set"] == set_name}
+        scores += [by_name[n] for n in names]
+    pooled = json.loads((run.run_dir / "run.json").read_text())["detection"]
+    assert pooled == run.detection
+    assert (pooled["n_positive_frames"], pooled["n_negative_frames"]) == (6, 7)
+    negatives = [c for c, t in zip(calls, truth, strict=True) if not t]
+    assert pooled["fp_frame_rate"] == sum(negatives) / 7
+    assert pooled["auroc"] == roc_auc_score(truth, scores)
+    from rich.console import Console
+
+    console = Console(record=True, width=120)
+    console.print(detection_table(run))
+    assert "all sets pooled" in console.export_text()
