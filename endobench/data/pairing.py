@@ -14,7 +14,8 @@ Every command that pairs files (``datasets``, ``run``, ``score``, ``train``, ``c
 Images pair with masks by key (:func:`pair_folders`); an image without a mask, a mask without an
 image, two files with one key and (:func:`check_sizes`) a size mismatch are *problems*, one line
 each. With ``--skip-problems`` they are left out and listed; :func:`check_files` adds the files
-that cannot be read (truncated or undecodable), found without decoding them.
+that cannot be read (truncated or undecodable), found by reading their bytes
+(:func:`~endobench.data.readers.image_file_problem`).
 """
 
 from __future__ import annotations
@@ -209,8 +210,8 @@ def check_files(listing: Listing, root: Path, workers: int = 8) -> None:
     """Find the files that cannot be read; move their pairs to the problems.
 
     Each image and mask is checked by :func:`endobench.data.readers.image_file_problem`: the
-    bytes are read, not decoded, so a truncated JPEG (which OpenCV would decode with grey filler)
-    is found at the cost of reading the file.
+    bytes are read, and decoded only when that cannot judge them, so a truncated JPEG (which
+    OpenCV would decode with grey filler) is found at the cost of reading the file.
     """
     paths = [p for pair in listing.pairs for p in (pair.image, pair.mask) if p is not None]
     if not paths:
