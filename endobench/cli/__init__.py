@@ -6,6 +6,7 @@ that run no model start without importing torch.
 
 from __future__ import annotations
 
+import re
 import sys
 
 import typer
@@ -60,10 +61,22 @@ def _flags_take_no_value_in_help() -> None:
 _flags_take_no_value_in_help()
 
 
+def one_line_error(message: str) -> str:
+    """The one line to print for an error message.
+
+    A torch DataLoader worker re-raises an error with the worker's traceback in its message
+    (``Caught DataError in DataLoader worker process 0. Original Traceback ...``); only the
+    original message, its last line, is the user's.
+    """
+    if "Original Traceback" in message and message.strip():
+        last = message.strip().splitlines()[-1]
+        message = re.sub(r"^[\w.]*(Error|Exception): ", "", last)
+    return " ".join(message.splitlines()) or "failed"
+
+
 def _fail(ctx: typer.Context, message: str) -> None:
     """Print ``Error: message`` on one line (stderr) and exit with status 2."""
-    one_line = " ".join(message.splitlines()) or "failed"
-    typer.echo(f"Error: {one_line}", err=True)
+    typer.echo(f"Error: {one_line_error(message)}", err=True)
     ctx.exit(2)
 
 

@@ -265,3 +265,33 @@ def test_damaged_tiffs_are_quiet_one_line_problems(tmp_path, make_pairs, caplog)
     assert [s.name for s in skipped] == ["a"]
     assert [line.split(": ")[1] for line in skipped.skipped] == ["images/b.tif", "masks/c.tif"]
     assert not [record for record in caplog.records if record.name.startswith("tifffile")]
+
+
+class _Unreadable:
+    """A dataset whose one item is a truncated file, read in a DataLoader worker."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int):
+        return read_image(self.path)
+
+
+def test_a_reading_error_from_a_dataloader_worker_stays_one_line(tmp_path):
+    """torch re-raises a worker's DataError with the worker's traceback in the message; the CLI
+    prints the reader's own line."""
+    from torch.utils.data import DataLoader
+
+    from endobench.cli import one_line_error
+
+    path = _cut(_write(tmp_path / "cut.jpg", NOISE), -2)
+    with pytest.raises(DataError) as caught:
+        next(iter(DataLoader(_Unreadable(path), num_workers=1)))
+    assert "Original Traceback" in str(caught.value)
+    assert one_line_error(str(caught.value)) == (
+        f"{path}: file is truncated; download or export it again"
+    )
+    assert one_line_error("plain: message\nsecond line") == "plain: message second line"
