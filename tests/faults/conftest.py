@@ -90,6 +90,29 @@ def run_args(tiny_weights):
     return args
 
 
+def _mount_tmpfs(where: Path, *options: str) -> bool:
+    """Mount a tmpfs at ``where`` (root only); say whether it worked."""
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A really read-only folder (a tmpfs mounted ``ro``): root bypasses ``chmod``, not this."""
+    where = tmp_path / "read-only"
+    where.mkdir()
+    if not _mount_tmpfs(where, "ro", "size=64k"):
+        pytest.skip("mounting a read-only tmpfs needs root (real read-only case)")
+    yield where
+    subprocess.run(["umount", str(where)], check=False)
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A real file system of 96 KiB (tmpfs), and a function that enlarges it ("space freed").
@@ -99,19 +122,11 @@ def small_disk(tmp_path):
     where = tmp_path / "disk"
     where.mkdir()
 
-    def mount(*options: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(where)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-
-    if os.geteuid() != 0 or mount("size=96k").returncode != 0:
+    if not _mount_tmpfs(where, "size=96k"):
         pytest.skip("mounting a small tmpfs needs root (real full-disk case)")
 
     def enlarge() -> None:
-        assert mount("remount", "size=64m").returncode == 0
+        assert _mount_tmpfs(where, "remount", "size=64m")
 
     yield where, enlarge
     subprocess.run(["umount", str(where)], check=False)

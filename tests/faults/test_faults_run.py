@@ -159,6 +159,12 @@ def test_a_really_full_disk_then_space_freed_then_resume(run_args, pairs, tmp_pa
     assert leftovers(disk) == []
 
 
+def test_run_into_a_really_read_only_folder(run_args, pairs, read_only_folder):
+    line = assert_one_line_error(invoke(*run_args(pairs, read_only_folder)))
+    assert str(read_only_folder) in line and "read-only" in line
+    assert snapshot(read_only_folder) == {}
+
+
 def test_kill_9_mid_run_then_resume_gives_the_same_masks(run_args, pairs, tmp_path):
     """A real SIGKILL (no clean-up at all) after two masks; ``--resume`` finishes the run."""
     assert_ok(invoke(*run_args(pairs, tmp_path / "whole")))

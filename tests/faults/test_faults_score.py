@@ -171,3 +171,10 @@ def test_folder_names_with_spaces_and_unicode(gt_pred, tmp_path):
     odd = tmp_path / "my truths ü"
     shutil.copytree(gt, odd)
     assert_ok(_score(odd, pred, "--json", tmp_path / "s.json"))
+
+
+def test_json_into_a_really_read_only_folder(gt_pred, read_only_folder):
+    gt, pred = gt_pred
+    target = read_only_folder / "scores.json"
+    assert_one_line_error(_score(gt, pred, "--json", target), str(target), "read-only")
+    assert snapshot(read_only_folder) == {}
