@@ -238,3 +238,17 @@ def test_seed_paper_numbers_are_copied_exactly():
         fps = [row["values"]["fps"]] if "fps" in row["values"] else []
         ours.append([*map(float, size), *(row["values"][k] for k in keys), *fps])
     assert len(rows) == 8 + 12 and ours == rows
+
+
+def test_cli_outside_a_checkout_creates_nothing(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from endobench.cli import app
+
+    monkeypatch.delenv("ENDOBENCH_LEADERBOARD", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["leaderboard"])
+    assert result.exit_code == 2 and "pass --dir" in result.output
+    assert not (tmp_path / "leaderboard").exists()
+    made = CliRunner().invoke(app, ["leaderboard", "--dir", str(tmp_path / "board")])
+    assert made.exit_code == 0 and (tmp_path / "board" / "README.md").is_file()
