@@ -71,11 +71,14 @@ def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return [k for k in REPORTED_COLUMNS if k in present]
 
 
-def _value(row: Mapping[str, Any], key: str) -> str:
+def _value(row: Mapping[str, Any], key: str, decimals: int | None) -> str:
+    """A value as published: FPS with one decimal, scores with the source's decimals."""
     value = row.get("values", {}).get(key)
     if value is None:
         return "–"
-    return f"{value:.1f}" if key == "fps" else f"{value:g}"
+    if key == "fps":
+        return f"{value:.1f}"
+    return f"{value:.{decimals}f}" if decimals is not None else f"{value:g}"
 
 
 def _source_lines(source: Mapping[str, Any]) -> list[str]:
@@ -109,7 +112,7 @@ def reported_markdown(sources: Sequence[Mapping[str, Any]]) -> str:
         lines.append("|" + "|".join(["---", "---", "---:"] + ["---:"] * len(columns)) + "|")
         for row in rows:
             cells = [str(row["dataset"]), str(row["model"]), str(row.get("size") or "–")]
-            cells += [_value(row, k) for k in columns]
+            cells += [_value(row, k, source.get("decimals")) for k in columns]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         lines += [f"- {line}" for line in _source_lines(source)]
@@ -139,7 +142,7 @@ def reported_html(sources: Sequence[Mapping[str, Any]]) -> str:
         )
         for row in rows:
             cells = [str(row["dataset"]), str(row["model"]), str(row.get("size") or "–")]
-            cells += [_value(row, k) for k in columns]
+            cells += [_value(row, k, source.get("decimals")) for k in columns]
             out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
         out.append("</tbody></table>")
         out.append(
