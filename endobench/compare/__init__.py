@@ -63,7 +63,8 @@ def compare_runs(
 
     Args:
         sources: Run folders or record ``.json`` files, in row order.
-        leaderboard: Append every record of the leaderboard.
+        leaderboard: Append every record of the leaderboard; in ``md`` and ``html`` its reported
+            results follow in their own, unranked section.
         leaderboard_dir: The leaderboard folder (default: the checkout's ``leaderboard/``).
         metrics: Metric names, titles or groups (``endocv``, ``standard``, ``detection``, ``all``;
             default: the EndoCV columns, mDice and detection where present, FPS).
@@ -82,4 +83,21 @@ def compare_runs(
         records += load_records(leaderboard_dir)
     if not records:
         raise ConfigError("nothing to compare: pass run folders or --leaderboard")
-    return render_table(build_table(records, metrics, baseline), fmt)
+    text = render_table(build_table(records, metrics, baseline), fmt)
+    if leaderboard and fmt in ("md", "html"):
+        text = _with_reported(text, leaderboard_dir, fmt)
+    return text
+
+
+def _with_reported(text: str, leaderboard_dir, fmt: str) -> str:
+    """Append the leaderboard's reported results (unranked, their own section) to a table."""
+    from endobench.leaderboard.records import default_leaderboard_dir
+    from endobench.leaderboard.reported import load_reported, reported_html, reported_markdown
+
+    folder = leaderboard_dir if leaderboard_dir is not None else default_leaderboard_dir()
+    reported = load_reported(folder)
+    if not reported:
+        return text
+    if fmt == "md":
+        return text + ("\n" + reported_markdown(reported)).replace("\n# ", "\n## ")
+    return text.replace("</body>", reported_html(reported) + "\n</body>", 1)

@@ -252,3 +252,28 @@ def test_cli_outside_a_checkout_creates_nothing(tmp_path, monkeypatch):
     assert not (tmp_path / "leaderboard").exists()
     made = CliRunner().invoke(app, ["leaderboard", "--dir", str(tmp_path / "board")])
     assert made.exit_code == 0 and (tmp_path / "board" / "README.md").is_file()
+
+
+def test_compare_with_the_leaderboard_shows_reported_results_apart(tmp_path):
+    from endobench.compare import compare_runs
+
+    board = tmp_path / "board"
+    _write_records(board, [_record("measured")])
+    (board / "reported").mkdir()
+    (board / "reported" / "paper.json").write_text(
+        json.dumps(
+            {
+                "schema": 1,
+                "title": "Some paper",
+                "source": {"citation": "A. Author, Venue 2020"},
+                "decimals": 3,
+                "rows": [{"dataset": "kvasir", "model": "PaperNet", "values": {"dice": 0.9}}],
+            }
+        )
+    )
+    text = compare_runs([], leaderboard=True, leaderboard_dir=board, metrics="dice")
+    measured, reported = text.split("## Reported in papers (reported, not measured here)")
+    assert "PaperNet" not in measured and "| kvasir | PaperNet | – | 0.900 |" in reported
+    page = compare_runs([], leaderboard=True, leaderboard_dir=board, fmt="html")
+    assert page.index("PaperNet") > page.index("measured") and page.rstrip().endswith("</html>")
+    assert "PaperNet" not in compare_runs([], leaderboard=True, leaderboard_dir=board, fmt="csv")
