@@ -96,13 +96,30 @@ def grouped(
 
 
 def columns_for(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, int]]:
-    """The columns to show: EndoCV always; standard and detection where any record has them."""
+    """The columns to show: EndoCV and mDice always; the other standard metrics and detection
+    figures where any record has them."""
     present = present_metrics(records)
-    columns = list(COLUMNS)
-    for family in (STANDARD_COLUMNS, DETECTION_COLUMNS):
-        if any(key in present for key, _, _ in family):
-            columns += family
+    columns = [*COLUMNS, STANDARD_COLUMNS[0]]
+    if any(key in present for key, _, _ in STANDARD_COLUMNS[1:]):
+        columns += STANDARD_COLUMNS[1:]
+    if any(key in present for key, _, _ in DETECTION_COLUMNS):
+        columns += DETECTION_COLUMNS
     return columns
+
+
+def missing_standard_notes(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A note naming records without the standard metrics (made before they were recorded)."""
+    lacking = [
+        str(r.get("run"))
+        for r in records
+        if any(e.get("scores") and not e.get("standard") for e in r.get("sets", {}).values())
+    ]
+    if not lacking:
+        return []
+    return [
+        f"mDice and the other standard metrics are missing (–) for {', '.join(lacking)}: these "
+        "records predate them; add the runs again with `endobench leaderboard add RUN --force`."
+    ]
 
 
 def _score(record: Mapping[str, Any], set_name: str, key: str) -> float:
@@ -172,7 +189,7 @@ def render_markdown(
                 ]
                 lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
             lines.append("")
-    lines += [f"{note}\n" for note in dropped_notes(records)]
+    lines += [f"{note}\n" for note in dropped_notes(records) + missing_standard_notes(records)]
     text = "\n".join(lines).rstrip() + "\n"
     if reported:
         text += "\n" + reported_markdown(reported).rstrip() + "\n"
@@ -262,7 +279,10 @@ def render_html(
         for condition, rows in by_condition.items():
             out.append(f"<h2>{html.escape(_heading(set_name, condition))}</h2>")
             out += _html_table(set_name, rows, columns)
-    out += [f"<p>{html.escape(note)}</p>" for note in dropped_notes(records)]
+    out += [
+        f"<p>{html.escape(note)}</p>"
+        for note in dropped_notes(records) + missing_standard_notes(records)
+    ]
     if reported:
         out.append(reported_html(reported))
     out.append(f"<script>{_SCRIPT}</script></body></html>")

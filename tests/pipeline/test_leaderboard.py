@@ -277,3 +277,15 @@ def test_compare_with_the_leaderboard_shows_reported_results_apart(tmp_path):
     page = compare_runs([], leaderboard=True, leaderboard_dir=board, fmt="html")
     assert page.index("PaperNet") > page.index("measured") and page.rstrip().endswith("</html>")
     assert "PaperNet" not in compare_runs([], leaderboard=True, leaderboard_dir=board, fmt="csv")
+
+
+def test_mdice_column_always_and_a_note_for_records_without_it(tmp_path):
+    board = tmp_path / "board"
+    old = _record("old")
+    new = _record("new")
+    new["sets"]["kvasir"]["standard"] = {"mdice": 0.8839}
+    _write_records(board, [old, new])
+    text = render_leaderboard(board)[0].read_text()
+    assert "| Hdf | mDice | FPS |" in text
+    assert "| 0.8839 |" in text and "| – | 10.0 |" in text
+    assert "missing (–) for old:" in text and "leaderboard add RUN --force" in text
