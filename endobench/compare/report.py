@@ -63,6 +63,14 @@ def _runs_section(records: Sequence[dict[str, Any]], result: dict[str, Any]) -> 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _set_table(records: Sequence[dict[str, Any]]) -> str:
+    """The set-level table of ``compare`` (toolkit and standard metrics, FPS) as an HTML fragment."""
+    from endobench.compare import build_table, render_table
+
+    page_text = render_table(build_table(records, "endocv,standard,fps"), "html")
+    return page_text.split("<body>", 1)[1].rsplit("</body>", 1)[0]
+
+
 def _per_image_rows(runs, sets, thumbs) -> list[dict[str, Any]]:
     rows = []
     for set_name in sets:
@@ -213,6 +221,7 @@ def build_report(
     sections = [
         ("Runs", _runs_section(records, result)),
         ("Summary with confidence intervals", render_stats(result, "html", rank_metric)),
+        ("Set-level scores: toolkit and standard metrics", _set_table(records)),
         *_figures_sections(runs, sets, result, records, rank_metric),
         ("Per-image scores", per_image_table(rows, names, sets) + notes),
         (f"Worst {worst} images of each run (Dice)", _worst_section(rows, names, sets, worst)),

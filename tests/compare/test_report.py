@@ -51,6 +51,7 @@ def test_report_is_self_contained_and_complete(report_runs, report_file):
     assert f'data-v="{grown[first]}"' in body
     for heading in (
         "Summary with confidence intervals",
+        "Set-level scores: toolkit and standard metrics",
         "Dot-and-box plots per metric",
         "Significance maps and blob plots",
         "Dice vs FPS (Pareto front)",
