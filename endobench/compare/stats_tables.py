@@ -43,6 +43,8 @@ def _ci_text(entry: Mapping[str, Any], metric: str) -> str:
     d = _decimals(metric)
     fmt = f"{{:.{d}f}}"
     low, high = entry.get("ci_low"), entry.get("ci_high")
+    if entry.get("mean") is None:
+        return "–"
     text = fmt.format(entry["mean"])
     if low is not None and high is not None:
         text += f" [{fmt.format(low)}, {fmt.format(high)}]"
