@@ -60,6 +60,13 @@ def read_per_image_csv(path: str | os.PathLike) -> tuple[list[str], dict[str, np
         raise EndobenchError(
             f"{path} holds a value that is not a number ({err}); rescore the run"
         ) from err
+    for metric, column in values.items():
+        bad = np.flatnonzero(~np.isfinite(column))
+        if bad.size:
+            raise EndobenchError(
+                f"{path}: {metric} of {rows[bad[0]]['image']} is {column[bad[0]]}; "
+                "statistics need finite per-image scores: rescore the run"
+            )
     return [r["image"] for r in rows], values
 
 

@@ -217,3 +217,14 @@ def test_json_schema_of_the_issue(runs, result):
         "accuracy",
         "hausdorff",
     }
+
+
+def test_a_non_finite_per_image_score_is_a_one_line_error(tmp_path):
+    rng = np.random.default_rng(9)
+    images = [f"x{k}" for k in range(6)]
+    values = scores_for(rng, 6, 0.8)
+    values["hausdorff"][3] = np.nan
+    run = write_run(tmp_path, "broken", {"s": (images, values)})
+    with pytest.raises(EndobenchError, match=r"hausdorff of x3 is nan") as err:
+        compute_stats([run])
+    assert "\n" not in str(err.value)
