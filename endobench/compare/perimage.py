@@ -60,13 +60,6 @@ def read_per_image_csv(path: str | os.PathLike) -> tuple[list[str], dict[str, np
         raise EndobenchError(
             f"{path} holds a value that is not a number ({err}); rescore the run"
         ) from err
-    for metric, column in values.items():
-        bad = np.flatnonzero(~np.isfinite(column))
-        if bad.size:
-            raise EndobenchError(
-                f"{path}: {metric} of {rows[bad[0]]['image']} is {column[bad[0]]}; "
-                "statistics need finite per-image scores: rescore the run"
-            )
     return [r["image"] for r in rows], values
 
 
@@ -147,6 +140,24 @@ def check_same_images(runs: Sequence[RunScores]) -> None:
             + " | ".join(problems)
             + "; rerun them on the same images"
         )
+
+
+def check_finite(runs: Sequence[RunScores]) -> None:
+    """Refuse per-image scores that are NaN or infinite (statistics need finite values).
+
+    Raises:
+        EndobenchError: One line naming the CSV, the metric and the image.
+    """
+    for run in runs:
+        for set_name, values in run.sets.items():
+            for metric, column in values.items():
+                bad = np.flatnonzero(~np.isfinite(column))
+                if bad.size:
+                    path = scores_paths(run.path, set_name)["csv"]
+                    raise EndobenchError(
+                        f"{path}: {metric} of {run.images[set_name][bad[0]]} is {column[bad[0]]}; "
+                        "statistics need finite per-image scores: rescore the run"
+                    )
 
 
 def sets_of(runs: Sequence[RunScores]) -> list[str]:

@@ -34,6 +34,7 @@ from endobench.compare.perimage import (
     LOWER_IS_BETTER,
     PER_IMAGE_METRICS,
     RunScores,
+    check_finite,
     check_same_images,
     load_runs,
     set_matrix,
@@ -351,6 +352,7 @@ def compute_stats(
     keys = parse_stat_metrics(metrics)
     runs = load_runs(run_dirs)
     check_same_images(runs)
+    check_finite(runs)
     set_names = sets_of(runs)
     if not set_names:
         raise ConfigError("none of the given runs has per-image scores (no set with ground truth)")
