@@ -77,7 +77,8 @@ def export(
     if "int8" in checks:
         typer.echo(
             f"checked: int8 masks agree with PyTorch's at mean Dice {checks['int8']['mean_dice']:.4f} "
-            f"(min {checks['int8']['min_dice']:.4f}) on {checks['int8']['images']} sample images"
+            f"(min {checks['int8']['min_dice']:.4f}) on {checks['int8']['images']} sample images; "
+            f"convolutions: {result.metadata['quantisation']['convolutions']}"
         )
     typer.echo(
         f"wrote {result.path} ({result.precision}, {result.input_size} px, "

@@ -113,6 +113,7 @@ def test_int8_export_quantises_convolutions_only(tiny_weights, tmp_path):
     assert meta["checks"]["int8"]["images"] == len(reference_images())
     assert meta["checks"]["int8"]["mean_dice"] >= 0.9
     assert "10 of 10 images of sample/kvasir" in meta["quantisation"]["calibration"]
+    assert meta["quantisation"]["convolutions"] == "3 of 3 in int8"
     graph = onnx.load(str(out.path)).graph
     producers = {o: n for n in graph.node for o in n.output}
     int8_weights = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
