@@ -167,3 +167,21 @@ def test_report_in_headless_chromium(report_file, tmp_path):
     assert result["descending"] == sorted(result["ascending"], reverse=True)
     assert result["visible"] == 10 and result["shown"] == "10 of 20 images shown"
     assert result["images"] > 100 and result["broken"] == []
+
+
+def test_images_that_moved_are_named_not_fatal(report_runs, tmp_path):
+    from endobench.compare.report_images import collect_thumbs
+
+    copies = []
+    for run in report_runs:
+        copy = tmp_path / run.name
+        shutil.copytree(run, copy)
+        copies.append(copy)
+    manifest = json.loads((copies[0] / "manifest.json").read_text())
+    manifest["kvasir"][0]["file"] = str(tmp_path / "gone.jpg")
+    (copies[0] / "manifest.json").write_text(json.dumps(manifest))
+    thumbs, problems = collect_thumbs(copies, ["kvasir"], height=32)
+    name = manifest["kvasir"][0]["name"]
+    assert len(thumbs) == 9 and ("kvasir", name) not in thumbs
+    assert len(problems) == 1 and problems[0].startswith(f"kvasir/{name}: ")
+    assert "gone.jpg" in problems[0]
