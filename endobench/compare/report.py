@@ -195,6 +195,10 @@ def build_report(
     out = Path(out)
     if out.exists() and not force:
         raise ConfigError(f"{out} exists; pass --force to overwrite it or choose another --out")
+    if not out.absolute().parent.is_dir():
+        raise ConfigError(
+            f"cannot write {out}: folder {out.absolute().parent} does not exist; create it first"
+        )
     run_dirs = [Path(r) for r in run_dirs]
     if not run_dirs:
         raise ConfigError("report needs at least one run folder")
