@@ -51,3 +51,21 @@ def test_a_user_error_with_line_breaks_stays_on_one_line(monkeypatch):
     result = _models_raising(monkeypatch, ConfigError("first part\nsecond part"))
     assert result.exit_code == 2
     assert result.stderr.strip() == "Error: first part second part"
+
+
+def test_usage_errors_are_one_line_with_the_help_to_read():
+    for args, words in (
+        (["run", "--modle", "x"], "No such option: --modle"),
+        (["train", "--model", "x"], "Missing option '--data'"),
+        (["run", "--model", "m", "--size", "abc"], "'--size'"),
+        (["scroe"], "No such command 'scroe'"),
+    ):
+        result = CliRunner().invoke(app, args)
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1, result.stderr
+        assert lines[0].startswith("Error: ") and words in lines[0] and "--help`)" in lines[0]
+
+
+def test_the_root_without_a_command_still_shows_its_help():
+    result = CliRunner().invoke(app, [])
+    assert "Usage" in result.output and "Error" not in result.output

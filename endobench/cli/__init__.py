@@ -17,20 +17,27 @@ from endobench.errors import EndobenchError, os_error_message
 
 
 class _Group(TyperGroup):
-    """Root group: a user's error or an operating-system error is one line and exit status 2.
+    """Root group: a user's error, an operating-system error or a misspelt option is one line.
 
-    The one place where :class:`EndobenchError` and :class:`OSError` (a full disk, a folder
-    without permission, a path too long: outside :func:`endobench.io.atomic_path`, which names
-    the file it was writing) become ``Error: ...`` without a traceback.
+    The one place where :class:`EndobenchError`, :class:`OSError` (a full disk, a folder without
+    permission, a path too long: outside :func:`endobench.io.atomic_path`, which names the file it
+    was writing) and a command's usage errors (unknown option, missing value, wrong type) become
+    ``Error: ...`` without a traceback, with exit status 2.
     """
 
     def invoke(self, ctx: typer.Context):
+        usage_error, shows_help = _usage_errors()
         try:
             return super().invoke(ctx)
         except EndobenchError as err:
             _fail(ctx, str(err))
         except OSError as err:
             _fail(ctx, os_error_message(err, action=None))
+        except usage_error as err:
+            if isinstance(err, shows_help):
+                raise  # a command called without arguments shows its help
+            where = getattr(err, "ctx", None) or ctx
+            _fail(ctx, f"{err.format_message()} (see `{where.command_path} --help`)")
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
         # Keep the order in which the commands are registered (the pipeline order).
@@ -72,6 +79,17 @@ def one_line_error(message: str) -> str:
         last = message.strip().splitlines()[-1]
         message = re.sub(r"^[\w.]*(Error|Exception): ", "", last)
     return " ".join(message.splitlines()) or "failed"
+
+
+def _usage_errors() -> tuple[type[Exception], type[Exception] | tuple[()]]:
+    """The parser's usage-error class, and its subclass that means "show the help"."""
+    try:  # typer vendors its own click from 0.2x on
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:  # pragma: no cover - older typer runs the click package
+        import click.exceptions as click_errors
+
+        return click_errors.UsageError, getattr(click_errors, "NoArgsIsHelpError", ())
+    return UsageError, NoArgsIsHelpError
 
 
 def _fail(ctx: typer.Context, message: str) -> None:
