@@ -35,7 +35,7 @@ from endobench.errors import DataError, EndobenchError
 from endobench.io import atomic_path
 from endobench.wording import counted
 from endobench.writers.masks import SUBMISSION_ROOT, pred_dir_name
-from endobench.writers.run_folder import read_manifest
+from endobench.writers.run_folder import read_manifest, read_run_json
 
 GREY_TOLERANCE = 32
 MAX_GREY_FRACTION = 0.01
@@ -290,6 +290,12 @@ def package_run(run_dir: str | Path, out_zip: str | Path, force: bool = False) -
     if out_zip.exists() and not force:
         raise EndobenchError(
             f"{out_zip} exists; replace it (force=True / --force) or choose another output"
+        )
+    status = (read_run_json(run_dir, required=False) or {}).get("status", "complete")
+    if status != "complete":
+        raise EndobenchError(
+            f"run {run_dir} is unfinished (status {status!r}): finish it with `endobench run "
+            "... --resume` (resume=True), then package it"
         )
     expected = expected_from_run(run_dir)
     files = submission_files(run_dir)

@@ -255,3 +255,21 @@ def test_odd_format_input_images_run_like_their_plain_copies(run_args, pairs, tm
     odd_masks = {Path(k).name: v for k, v in _masks(tmp_path / "out" / "r").items()}
     plain_masks = {Path(k).name: v for k, v in _masks(tmp_path / "out" / "plain").items()}
     assert odd_masks == plain_masks
+
+
+def test_an_interrupted_run_is_refused_by_package_compare_and_leaderboard(
+    run_args, pairs, hand_runs, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        FailingWrites(patch, out, errno.ENOSPC, after=4)
+        assert_one_line_error(invoke(*run_args(pairs, out)), "no space left")
+    run = out / "r"
+    zip_path = tmp_path / "sub.zip"
+    assert_one_line_error(invoke("package", run, "--out", zip_path), "unfinished", "--resume")
+    assert not zip_path.exists()
+    assert_one_line_error(invoke("compare", hand_runs[0], run), str(run))
+    board = tmp_path / "board"
+    assert_one_line_error(invoke("leaderboard", "add", run, "--dir", board), str(run))
+    assert not (board / "results").exists() or not any((board / "results").iterdir())
+    assert_one_line_error(invoke(*run_args(pairs, out)), "--resume")  # nothing overwritten
