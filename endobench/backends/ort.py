@@ -19,6 +19,8 @@ from endobench.errors import ConfigError, WeightsError
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "probability"
+#: Name of the graph's dynamic batch dimension.
+BATCH_AXIS = "batch"
 METADATA_PREFIX = "endobench."
 #: Version of the metadata layout; a file with a newer one is refused.
 METADATA_FORMAT = 1
@@ -64,8 +66,12 @@ def decode_metadata(props: dict[str, str], source: str | os.PathLike) -> dict[st
     return out
 
 
-def session_options(threads: int | None = None):
-    """ONNX Runtime session options: ``threads`` intra-op threads (default torch's), one inter-op."""
+def session_options(threads: int | None = None, batch: int | None = None):
+    """ONNX Runtime session options: ``threads`` intra-op threads (default torch's), one inter-op.
+
+    ``batch`` fixes the graph's batch dimension, so that ONNX Runtime plans static shapes (about a
+    fifth faster for ``brp_lite`` at batch 1 on a CPU).
+    """
     import onnxruntime as ort
 
     if threads is None:
@@ -78,6 +84,8 @@ def session_options(threads: int | None = None):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: shape-inference notes are not the user's concern
+    if batch is not None:
+        options.add_free_dimension_override_by_name(BATCH_AXIS, int(batch))
     return options
 
 
@@ -133,9 +141,12 @@ class OrtModel:
                 f"{self.path}: no such ONNX file; export one with `endobench export --model M "
                 f"--out {self.path.name}`"
             )
+        self._providers = providers_for(device_type)
         try:
+            # Batch 1 (what FPS measures) gets a session with static shapes; other batch sizes
+            # get a general one when they first come.
             self.session = ort.InferenceSession(
-                str(self.path), session_options(threads), providers=providers_for(device_type)
+                str(self.path), session_options(threads, batch=1), providers=self._providers
             )
         except load_errors as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -146,6 +157,7 @@ class OrtModel:
         self.metadata = decode_metadata(props, self.path)
         self.file_sha256 = sha256_file(self.path)
         self.threads = self.session.get_session_options().intra_op_num_threads
+        self._batched = None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -197,4 +209,13 @@ class OrtModel:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Return the B x 1 x S x S float32 probabilities of a normalised B x 3 x S x S batch."""
         batch = np.ascontiguousarray(x, dtype=np.float32)
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+        session = self.session
+        if batch.shape[0] != 1:
+            if self._batched is None:
+                import onnxruntime as ort
+
+                self._batched = ort.InferenceSession(
+                    str(self.path), session_options(self.threads), providers=self._providers
+                )
+            session = self._batched
+        return session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from endobench.backends.ort import INPUT_NAME, METADATA_FORMAT, OUTPUT_NAME
+from endobench.backends.ort import BATCH_AXIS, INPUT_NAME, METADATA_FORMAT, OUTPUT_NAME
 from endobench.errors import ConfigError, EndobenchError
 
 EXPORT_PRECISIONS = ("fp32", "int8")
@@ -163,7 +163,7 @@ def trace(predictor, path: Path, dynamic_size: bool) -> None:
     graph = ProbabilityGraph(predictor.module).eval()
     side = predictor.input_size
     example = torch.zeros(1, 3, side, side)
-    axes = {0: "batch"} | ({2: "height", 3: "width"} if dynamic_size else {})
+    axes = {0: BATCH_AXIS} | ({2: "height", 3: "width"} if dynamic_size else {})
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer and deprecation notes, not the user's concern
         torch.onnx.export(

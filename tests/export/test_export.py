@@ -155,3 +155,14 @@ def test_brp_lite_round_trip_at_a_small_size(tmp_path):
     images = [image for _, image in reference_images()]
     for got, want in zip(runtime.predict_masks(images), eager.predict_masks(images), strict=True):
         assert mask_dice(got, want) >= 0.99
+
+
+def test_batches_run_through_a_general_session(tiny_onnx, tiny_weights):
+    runtime = Predictor(None, weights=tiny_onnx)
+    eager = Predictor(TINY, weights=str(tiny_weights), device="cpu")
+    images = [image for _, image in reference_images()[:3]]
+    x = torch.stack([runtime.preprocess(image) for image in images])
+    batched = runtime.forward_batch(x)
+    assert batched.shape == (3, 1, TINY_SIZE, TINY_SIZE)
+    assert float((batched - eager.forward_batch(x)).abs().max()) <= 1e-4
+    assert float((batched[1:2] - runtime.forward_batch(x[1:2])).abs().max()) <= 1e-5
