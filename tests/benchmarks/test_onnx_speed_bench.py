@@ -178,12 +178,15 @@ def test_targets(setup):
         f"{THREADS} threads, {SIZE} px, batch 1, load average before {setup['machine']['load_average']} "
         f"after {info['load_average']}"
     )
-    print(f"{'row':34} {'median fps':>10} {'best fps':>9} {'x eager':>8}")
+    print(f"{'row':34} {'median fps':>10} {'best fps':>9} {'x eager':>8} {'x optimised':>11}")
     for (model, name), figures in RESULTS.items():
-        base = RESULTS.get((model, "torch-fp32"), {}).get("median_fps")
-        ratio = figures["median_fps"] / base if base else float("nan")
+        ratios = []
+        for base_name in ("torch-fp32", "torch-fp32-optimised"):
+            base = RESULTS.get((model, base_name), {}).get("median_fps")
+            ratios.append(figures["median_fps"] / base if base else float("nan"))
         print(
-            f"{model + ' ' + name:34} {figures['median_fps']:10.1f} {figures['best_fps']:9.1f} {ratio:8.2f}"
+            f"{model + ' ' + name:34} {figures['median_fps']:10.1f} {figures['best_fps']:9.1f} "
+            f"{ratios[0]:8.2f} {ratios[1]:11.2f}"
         )
     loaded = any(
         (load or [0])[0] > info["usable_cores"]
