@@ -47,13 +47,13 @@ _FIXES = {
     errno.EISDIR: ("is a folder", "give a file name, not a folder"),
     errno.ENOTDIR: ("a part of the path is a file, not a folder", "choose another path"),
     errno.ENOENT: ("a folder on the path does not exist", "create it or choose another path"),
-    errno.EEXIST: ("already exists", "choose another name"),
+    errno.EEXIST: ("already exists", "choose another path"),
     errno.EIO: ("input/output error", "check the disk"),
 }
 
 
 #: Causes worded for a file being written; said plainly when the action is not known.
-_WRITE_ONLY_WORDING = {errno.ENOENT, errno.EEXIST, errno.EISDIR, errno.ENOTDIR}
+_WRITE_ONLY_WORDING = {errno.ENOENT, errno.EISDIR, errno.ENOTDIR}
 
 
 def os_error_message(
