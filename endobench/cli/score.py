@@ -90,7 +90,7 @@ def score(
     import warnings
 
     from endobench.metrics.folders import score_folders
-    from endobench.metrics.summary import ScoringWarning
+    from endobench.metrics.endocv_summary import ScoringWarning
 
     for path in (json_file, csv_file):
         if path is not None and path.exists() and not overwrite:
@@ -154,7 +154,7 @@ def score_gen(
     ),
 ) -> None:
     """Print the EndoCV2021 generalisation score (compute_seg_gen.py) from two score JSON files."""
-    from endobench.metrics.summary import GEN_KEY, generalisation_score, load_summary
+    from endobench.metrics.endocv_summary import GEN_KEY, generalisation_score, load_summary
 
     result = generalisation_score(load_summary(seen), load_summary(unseen))[GEN_KEY]
     typer.echo(

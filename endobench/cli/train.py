@@ -201,11 +201,8 @@ def calibrate_command(
     false-positive frame budget, and store it in the checkpoint."""
     from rich.console import Console
 
-    from endobench.train.calibrate import (
-        calibrate_checkpoint,
-        describe_calibration,
-        trade_off_table,
-    )
+    from endobench.train.calibrate import calibrate_checkpoint, describe_calibration
+    from endobench.train.operating_point import curve_table
 
     result = calibrate_checkpoint(
         checkpoint,
@@ -221,7 +218,7 @@ def calibrate_command(
         batch_size=batch_size,
         store_dtype=dtype,
     )
-    Console().print(trade_off_table(result))
+    Console().print(curve_table(result.trade_off))
     typer.echo(describe_calibration(result))
 
 

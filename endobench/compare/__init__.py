@@ -1,6 +1,6 @@
 """Comparisons of runs: tables (the paper's Tables 1-2), statistics, plots and an HTML report (no torch)."""
 
-from endobench.compare.render import render_table
+from endobench.compare.table_formats import render_table
 from endobench.compare.tables import (
     FORMATS,
     METRICS,

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from endobench.compare.render import latex_escape
+from endobench.compare.table_formats import latex_escape
 from endobench.compare.tables import METRICS
 from endobench.errors import ConfigError
 

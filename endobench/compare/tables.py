@@ -1,4 +1,4 @@
-"""Comparison tables in the shape of the paper's Tables 1 and 2 (building; rendering is in render.py).
+"""Comparison tables in the shape of the paper's Tables 1 and 2 (building; rendering is in table_formats.py).
 
 Rows are runs (models, or one model at several input sizes) grouped by data set. Columns come in
 named families so that a reader knows which Dice is which:

@@ -2,7 +2,7 @@
 
 Nothing here imports torch. The functional core works on numpy arrays
 (:mod:`endobench.metrics.endocv`, :mod:`endobench.metrics.row_hausdorff`); the set-level summary,
-its JSON/CSV and the generalisation score are in :mod:`endobench.metrics.summary`; folder and
+its JSON/CSV and the generalisation score are in :mod:`endobench.metrics.endocv_summary`; folder and
 in-memory scoring in :mod:`endobench.metrics.folders`; the standard metrics (medpy, pysodmetrics,
 PraNet's Dice/IoU) in :mod:`endobench.metrics.standard`, imported on demand.
 """
@@ -25,7 +25,7 @@ from endobench.metrics.folders import (
     score_folders,
 )
 from endobench.metrics.row_hausdorff import row_hausdorff
-from endobench.metrics.summary import (
+from endobench.metrics.endocv_summary import (
     EndoCVAccumulator,
     ScoringWarning,
     generalisation_score,

@@ -33,7 +33,7 @@ from endobench.data.pairing import list_images, numbered_mask_key, strip_mask_su
 from endobench.data.readers import IMAGE_SUFFIXES, read_mask_channel
 from endobench.errors import DataError, ScoringError
 from endobench.metrics.endocv import ImageScores, binarize, score_pair
-from endobench.metrics.summary import (
+from endobench.metrics.endocv_summary import (
     EndoCVAccumulator,
     ScoringWarning,
     write_per_image_csv,

@@ -37,7 +37,7 @@ from endobench.metrics.folders import (
     list_masks,
     pair_truths_and_predictions,
 )
-from endobench.metrics.summary import EndoCVAccumulator
+from endobench.metrics.endocv_summary import EndoCVAccumulator
 from endobench.wording import counted
 
 

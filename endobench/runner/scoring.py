@@ -22,7 +22,7 @@ from endobench.data.readers import read_mask_channel
 from endobench.metrics.detection import DetectionAccumulator, frame_positive
 from endobench.metrics.endocv import binarize, score_pair
 from endobench.metrics.standard import StandardMetrics
-from endobench.metrics.summary import EndoCVAccumulator
+from endobench.metrics.endocv_summary import EndoCVAccumulator
 from endobench.writers.masks import mask_path, prob_path, read_prob
 
 

@@ -37,7 +37,6 @@ from endobench.train.operating_point import (
     FrameTable,
     Grid,
     TradeOff,
-    curve_table,
     plot_trade_off,
     positive_metrics,
     trade_off,
@@ -238,17 +237,8 @@ def calibrate_checkpoint(
         untrained_negatives,
     )
 
-    if store_dtype is not None and store_dtype not in _STORE_DTYPES:
-        raise ConfigError(f"--dtype {store_dtype!r}: use one of {', '.join(_STORE_DTYPES)}")
     checkpoint = Path(checkpoint)
-    target = Path(out) if out is not None else checkpoint
-    if out is not None and target.exists() and target.resolve() != checkpoint.resolve():
-        raise ConfigError(
-            f"{target} already exists; choose another --out or omit it to update {checkpoint}"
-        )
-    if plot is not None and Path(plot).exists():
-        raise ConfigError(f"{plot} already exists; choose another --plot")
-    plot = Path(plot) if plot is not None else target.with_name(f"{target.stem}.calibration.png")
+    target, plot = _output_paths(checkpoint, out, plot, store_dtype)
     state_dict, metadata = load_checkpoint(checkpoint)
     name = metadata.get("model")
     if not name:
@@ -289,13 +279,56 @@ def calibrate_checkpoint(
             f"{max_fp_rate:g} (lowest {lowest:.3f}, see {plot}); raise --max-fp-rate or train "
             "with --negatives"
         )
+    new_meta = _calibrated_metadata(
+        metadata,
+        result,
+        described={
+            "train_data": train_described,
+            "val_data": val_described,
+            "negatives": negatives_described,
+        },
+        max_fp_rate=max_fp_rate,
+        grid=grid,
+        size=size,
+    )
+    dtype = _STORE_DTYPES[store_dtype] if store_dtype else _stored_dtype(state_dict)
+    save_checkpoint(target, state_dict, new_meta, dtype=dtype, overwrite=True)
+    result.checkpoint = target
+    return result
+
+
+def _output_paths(
+    checkpoint: Path, out: str | Path | None, plot: str | Path | None, store_dtype: str | None
+) -> tuple[Path, Path]:
+    """The calibrated checkpoint's and the plot's paths, refusing to overwrite either."""
+    if store_dtype is not None and store_dtype not in _STORE_DTYPES:
+        raise ConfigError(f"--dtype {store_dtype!r}: use one of {', '.join(_STORE_DTYPES)}")
+    target = Path(out) if out is not None else checkpoint
+    if out is not None and target.exists() and target.resolve() != checkpoint.resolve():
+        raise ConfigError(
+            f"{target} already exists; choose another --out or omit it to update {checkpoint}"
+        )
+    if plot is not None and Path(plot).exists():
+        raise ConfigError(f"{plot} already exists; choose another --plot")
+    plot = Path(plot) if plot is not None else target.with_name(f"{target.stem}.calibration.png")
+    return target, plot
+
+
+def _calibrated_metadata(
+    metadata: dict,
+    result: CalibrationResult,
+    *,
+    described: dict[str, list[str]],
+    max_fp_rate: float,
+    grid: dict[str, Sequence[float]] | None,
+    size: int,
+) -> dict:
+    """The checkpoint metadata with the chosen post-processing and the calibration's record."""
     dropped = ("path", "sha256", "format", "format_version", "dtype")
     new_meta = {k: v for k, v in metadata.items() if k not in dropped}
     new_meta["postprocess"] = result.params
     new_meta["calibration"] = {
-        "train_data": train_described,
-        "val_data": val_described,
-        "negatives": negatives_described,
+        **described,
         "n_train_masks": result.n_train_masks,
         "n_val": result.n_val,
         "n_negative_frames": result.n_negatives,
@@ -308,10 +341,7 @@ def calibrate_checkpoint(
         "source_sha256": metadata.get("sha256"),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    dtype = _STORE_DTYPES[store_dtype] if store_dtype else _stored_dtype(state_dict)
-    save_checkpoint(target, state_dict, new_meta, dtype=dtype, overwrite=True)
-    result.checkpoint = target
-    return result
+    return new_meta
 
 
 def _held_back_split(
@@ -364,8 +394,3 @@ def describe_calibration(result: CalibrationResult) -> str:
         f"written: {result.checkpoint}",
     ]
     return "\n".join(line for line in lines if line)
-
-
-def trade_off_table(result: CalibrationResult):
-    """The rich table of the trade-off curve (see :func:`~endobench.train.operating_point.curve_table`)."""
-    return curve_table(result.trade_off)

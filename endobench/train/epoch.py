@@ -21,8 +21,8 @@ import endobench.train.distributed as D
 from endobench.train.display import TrainingDisplay
 from endobench.train.fold_state import FoldState
 from endobench.train.loss import deep_supervision_loss
-from endobench.train.negatives import TrainingMix
-from endobench.train.negatives import epoch_batches as mixed_batches
+from endobench.train.negative_mix import TrainingMix
+from endobench.train.negative_mix import epoch_batches as mixed_batches
 from endobench.train.pairs import batch_loader
 from endobench.train.recipe import multiscale_sizes
 
@@ -49,7 +49,7 @@ def epoch_batches(state: FoldState, n_images: int, epoch: int) -> list[list[int]
     """This rank's batches of epoch ``epoch``: an order that depends on ``(seed, epoch)`` only.
 
     With negatives (``state.mix``), each batch also holds its share of negative images
-    (:func:`endobench.train.negatives.epoch_batches`); without, the plain recipe's batches.
+    (:func:`endobench.train.negative_mix.epoch_batches`); without, the plain recipe's batches.
     """
     ctx = state.ctx
     mix = state.mix or TrainingMix(n_images)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from endobench.errors import ConfigError
-from endobench.train.negatives import attach_negatives, resolve_negatives
+from endobench.train.negative_mix import attach_negatives, resolve_negatives
 from endobench.train.options import TrainConfig
 from endobench.train.pairs import Pair, resolve_pairs, split_pairs
 from endobench.train.provenance import all_trained_ids
@@ -34,7 +34,7 @@ class FoldPlan:
         val_pairs: Validation pairs (may be empty).
         data_info: What its checkpoint and identity record of the data (names, descriptions,
             counts, ids, ``init``, negatives, ``trained_ids``).
-        negative_train: Real negative frames it trains on (:mod:`endobench.train.negatives`).
+        negative_train: Real negative frames it trains on (:mod:`endobench.train.negative_mix`).
         negative_val: Real negative frames it validates on (other sequences).
     """
 

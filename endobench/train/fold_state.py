@@ -22,7 +22,7 @@ import endobench.train.distributed as D
 from endobench.errors import ConfigError
 from endobench.models.checkpoint import load_weights
 from endobench.train.fold_plan import FoldPlan
-from endobench.train.negatives import TrainingMix
+from endobench.train.negative_mix import TrainingMix
 from endobench.train.options import TrainConfig
 from endobench.train.recipe import Recipe
 from endobench.train.results import FoldResult
@@ -55,7 +55,7 @@ class FoldState:
         partial: A started epoch saved mid-way (``epoch``, ``batches_done``, loss ``total`` and
             ``count``, training ``seconds``), or None.
         mix: The layout of the training source when it holds negatives, else None
-            (:class:`~endobench.train.negatives.TrainingMix`).
+            (:class:`~endobench.train.negative_mix.TrainingMix`).
     """
 
     config: TrainConfig

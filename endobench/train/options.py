@@ -49,7 +49,7 @@ class TrainConfig:
             checkpoint filter accepts) instead of the ImageNet initialisation.
         negatives: Folders of polyp-free frames; they train against an all-background target and
             validate (the false-positive frame rate) split by sequence
-            (:mod:`endobench.train.negatives`).
+            (:mod:`endobench.train.negative_mix`).
         negative_crops: Also train on crops of positive images away from the polyp; None: only
             when ``negatives`` are given.
     """

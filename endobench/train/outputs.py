@@ -96,7 +96,7 @@ def _best_row(state: FoldState) -> dict:
 
 
 def _negatives_record(state: FoldState) -> dict:
-    """What the checkpoint records of the run's negatives (:mod:`endobench.train.negatives`)."""
+    """What the checkpoint records of the run's negatives (:mod:`endobench.train.negative_mix`)."""
     info = state.plan.data_info
     mix = state.mix
     return {

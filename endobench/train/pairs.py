@@ -34,7 +34,7 @@ class Pair:
         mask: The mask file; None trains as all background (a negative frame or crop).
         sequence: The video sequence of a negative frame (negatives split by sequence), or None.
         crop: ``(x0, y0, x1, y1)``: train on this box of the image only (a negative crop taken
-            away from the polyp, see :mod:`endobench.train.negatives`), or None for the whole image.
+            away from the polyp, see :mod:`endobench.train.negative_mix`), or None for the whole image.
     """
 
     id: str

@@ -186,7 +186,7 @@ def untrained_negatives(metadata: dict, folders: Sequence[str]) -> tuple[list[Pa
     Raises:
         ConfigError: A folder named as a test set, or every frame trained the weights.
     """
-    from endobench.train.negatives import resolve_negatives
+    from endobench.train.negative_mix import resolve_negatives
 
     if not folders:
         return [], []

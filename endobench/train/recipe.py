@@ -39,7 +39,7 @@ class Recipe:
         folds: Cross-validation folds (0: no cross-validation).
         bce: Structure-loss BCE mode (see :mod:`endobench.train.loss`).
         negative_fraction: Share of each batch taken by negative images (real polyp-free frames
-            and crops of positives away from the polyp, :mod:`endobench.train.negatives`) when
+            and crops of positives away from the polyp, :mod:`endobench.train.negative_mix`) when
             the run has any; without negatives it changes nothing. Neither paper trains on
             negatives; 0.25 is endobench's default (two of a batch of 8).
         source: Where the defaults come from.

@@ -29,10 +29,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from endobench.data.pairing import bounded_problems, list_images
+from endobench.data.pairing import bounded_problems, is_ignored_file, list_images
 from endobench.data.readers import decode_mask_channel
 from endobench.errors import DataError, EndobenchError
-from endobench.io import atomic_path
+from endobench.io import atomic_path, is_temporary
 from endobench.wording import counted
 from endobench.writers.masks import SUBMISSION_ROOT, pred_dir_name
 from endobench.writers.run_folder import read_manifest, read_run_json
@@ -252,14 +252,16 @@ def image_size(path: str | Path) -> tuple[int, int]:
 def submission_files(run_dir: str | Path) -> list[tuple[str, Path]]:
     """Return ``(zip path, file)`` for every file under the run's ``EndoCV2021/`` tree.
 
-    Everything found is returned (not only the expected files), so that validation sees strays.
+    Everything found is returned (not only the expected files), so that validation sees strays;
+    system files that file managers drop in folders (``Thumbs.db``, ``.DS_Store``) and temporary
+    files of unfinished writes are not part of a submission and are left out.
     """
     run_dir = Path(run_dir)
     top = run_dir / SUBMISSION_ROOT.parts[0]
     files = []
     if top.is_dir():
         for path in sorted(top.rglob("*")):
-            if path.is_file() and not path.name.startswith(".") and not path.name.endswith(".tmp"):
+            if path.is_file() and not is_ignored_file(path.name) and not is_temporary(path):
                 files.append((path.relative_to(run_dir).as_posix(), path))
     return files
 

@@ -339,7 +339,7 @@ class RunFolder:
         Returns:
             The paths written, as :func:`scores_paths` names them.
         """
-        from endobench.metrics.summary import write_per_image_csv, write_summary_json
+        from endobench.metrics.endocv_summary import write_per_image_csv, write_summary_json
 
         paths = scores_paths(self.path, set_name)
         extra = {} if detection is None else {"detection": dict(detection)}

@@ -215,7 +215,7 @@ def test_the_budget_decides_between_dice_and_false_positive_frames(
 ):
     from endobench.metrics import mask_dice
     from endobench.models.postprocess import postprocess
-    from endobench.train.negatives import resolve_negatives
+    from endobench.train.negative_mix import resolve_negatives
 
     train, val, negs = operating_point_data
     train_pairs, _ = resolve_pairs([str(train)])

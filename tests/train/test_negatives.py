@@ -11,7 +11,7 @@ from torch.utils.data import DistributedSampler
 
 from endobench.errors import ConfigError
 from endobench.train.loss import boundary_weights, deep_supervision_loss, structure_loss
-from endobench.train.negatives import (
+from endobench.train.negative_mix import (
     TrainingMix,
     choose_crop,
     epoch_batches,
@@ -155,7 +155,7 @@ def test_recipe_checks_the_negative_fraction():
 def test_the_negatives_line_says_what_trains_and_validates():
     from types import SimpleNamespace
 
-    from endobench.train.negatives import describe_mix
+    from endobench.train.negative_mix import describe_mix
 
     plan = SimpleNamespace(
         negative_train=_negatives({"s1": 2, "s2": 1}), negative_val=_negatives({"s3": 4})
