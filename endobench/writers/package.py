@@ -261,7 +261,8 @@ def submission_files(run_dir: str | Path) -> list[tuple[str, Path]]:
     files = []
     if top.is_dir():
         for path in sorted(top.rglob("*")):
-            if path.is_file() and not is_ignored_file(path.name) and not is_temporary(path):
+            leftover = is_temporary(path) or path.name.endswith(".tmp")
+            if path.is_file() and not is_ignored_file(path.name) and not leftover:
                 files.append((path.relative_to(run_dir).as_posix(), path))
     return files
 

@@ -156,3 +156,17 @@ def test_compare_plot_into_a_read_only_folder(hand_runs, tmp_path, monkeypatch):
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
     assert_one_line_error(invoke("compare", *hand_runs, "--plot", plots), "read-only")
     assert leftovers(plots) == []
+
+
+def test_package_leaves_out_system_files_and_temporaries(hand_runs, tmp_path):
+    folder = _masks(hand_runs[0])[0].parent
+    (folder / "Thumbs.db").write_bytes(b"\0" * 64)
+    (folder / ".DS_Store").write_bytes(b"\0" * 64)
+    (folder / ".134_mask.k3j_x9q2.tmp.jpg").write_bytes(b"")  # a write killed half-way
+    out = tmp_path / "sub.zip"
+    assert_ok(invoke("package", hand_runs[0], "--out", out))
+    with zipfile.ZipFile(out) as archive:
+        names = [name.rsplit("/", 1)[-1] for name in archive.namelist()]
+    assert sorted(n for n in names if n) == sorted(p.name for p in _masks(hand_runs[0])) + [
+        "timeElaspsedclinicdb.txt"
+    ]
