@@ -166,3 +166,20 @@ def test_batches_run_through_a_general_session(tiny_onnx, tiny_weights):
     assert batched.shape == (3, 1, TINY_SIZE, TINY_SIZE)
     assert float((batched - eager.forward_batch(x)).abs().max()) <= 1e-4
     assert float((batched[1:2] - runtime.forward_batch(x[1:2])).abs().max()) <= 1e-5
+
+
+def test_cli_export_writes_a_checked_file_and_refuses_to_overwrite(tiny_weights, tmp_path):
+    from typer.testing import CliRunner
+
+    from endobench.cli import app
+
+    out = tmp_path / "cli.onnx"
+    args = ["export", "--model", TINY, "--weights", str(tiny_weights), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "checked: ONNX Runtime within" in result.output
+    assert f"wrote {out} (fp32, {TINY_SIZE} px" in result.output
+    assert _metadata(out)["model"] == TINY
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2
+    assert again.output.strip() == f"Error: {out} exists; pass --force to overwrite it"
