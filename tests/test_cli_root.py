@@ -69,3 +69,18 @@ def test_usage_errors_are_one_line_with_the_help_to_read():
 def test_the_root_without_a_command_still_shows_its_help():
     result = CliRunner().invoke(app, [])
     assert "Usage" in result.output and "Error" not in result.output
+
+
+def test_an_error_re_raised_from_a_loader_worker_shows_only_its_message(monkeypatch):
+    from endobench.errors import DataError
+
+    worker = DataError(
+        "Caught DataError in DataLoader worker process 0.\n"
+        "Original Traceback (most recent call last):\n"
+        '  File "loading.py", line 40, in __getitem__\n'
+        "    image = read_image(path)\n"
+        "endobench.errors.DataError: /data/a b.jpg: the file is truncated; replace it\n"
+    )
+    result = _models_raising(monkeypatch, worker)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: /data/a b.jpg: the file is truncated; replace it"
