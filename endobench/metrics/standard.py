@@ -28,6 +28,7 @@ E-measure, weighted F and MAE. The truth file's pixel is polyp when its value is
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -71,10 +72,62 @@ def prediction_map(
     return np.where(raw > FILE_THRESHOLD, 255, 0).astype(np.uint8)
 
 
+def surface_distances(
+    truth: np.ndarray, prediction: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distances between the boundary pixels of two non-empty masks, both ways, as medpy has them.
+
+    A mask's boundary is the mask less its erosion by the 4-connected cross (pixels on the image's
+    edge are boundary); each boundary pixel's distance is the Euclidean distance to the nearest
+    boundary pixel of the other mask, exactly medpy's ``__surface_distances``. The distance
+    transforms run on the bounding box of both boundaries only: every nearest boundary pixel lies
+    inside it, so the distances are the same as on the whole image.
+
+    Args:
+        truth: ``H x W`` boolean mask, not empty.
+        prediction: ``H x W`` boolean mask, not empty.
+
+    Returns:
+        ``(prediction -> truth, truth -> prediction)`` distances, in the pixels' row-major order.
+    """
+    from scipy.ndimage import binary_erosion, distance_transform_edt, generate_binary_structure
+
+    cross = generate_binary_structure(2, 1)
+    truth = np.atleast_1d(np.asarray(truth, dtype=bool))
+    prediction = np.atleast_1d(np.asarray(prediction, dtype=bool))
+    truth_border = truth ^ binary_erosion(truth, structure=cross, iterations=1)
+    pred_border = prediction ^ binary_erosion(prediction, structure=cross, iterations=1)
+    rows, cols = np.nonzero(truth_border | pred_border)
+    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+    truth_border, pred_border = truth_border[box], pred_border[box]
+    pred_to_truth = distance_transform_edt(~truth_border)[pred_border]
+    truth_to_pred = distance_transform_edt(~pred_border)[truth_border]
+    return pred_to_truth, truth_to_pred
+
+
+def boundary_hd_pair(truth: np.ndarray, prediction: np.ndarray) -> tuple[float, float]:
+    """HD and HD95 of two masks from one surface-distance computation (:func:`surface_distances`).
+
+    Equal to ``medpy.metric.binary.hd(prediction, truth)`` and ``hd95(prediction, truth)``, which
+    each compute the same distances again.
+
+    Returns:
+        ``(hd, hd95)`` in pixels; both NaN when either mask is empty (undefined).
+    """
+    truth = np.asarray(truth, dtype=bool)
+    prediction = np.asarray(prediction, dtype=bool)
+    if not truth.any() or not prediction.any():
+        return math.nan, math.nan
+    pred_to_truth, truth_to_pred = surface_distances(truth, prediction)
+    hd = max(pred_to_truth.max(), truth_to_pred.max())
+    hd95 = np.percentile(np.hstack((pred_to_truth, truth_to_pred)), 95)
+    return float(hd), float(hd95)
+
+
 def boundary_hd(
     truth: np.ndarray, prediction: np.ndarray, percentile: float | None = None
 ) -> float:
-    """Hausdorff distance between the boundaries of two binary masks, in pixels (medpy).
+    """Hausdorff distance between the boundaries of two binary masks, in pixels (as medpy's).
 
     Args:
         truth: ``H x W`` boolean mask.
@@ -85,21 +138,14 @@ def boundary_hd(
     Returns:
         The distance; NaN when either mask is empty (undefined).
     """
-    from medpy.metric import binary
-
-    truth = np.asarray(truth, dtype=bool)
-    prediction = np.asarray(prediction, dtype=bool)
-    if not truth.any() or not prediction.any():
-        return math.nan
-    if percentile is None:
-        return float(binary.hd(prediction, truth))
-    if percentile == 95:
-        return float(binary.hd95(prediction, truth))
-    raise ValueError(f"percentile must be None or 95, not {percentile!r}")
+    if percentile not in (None, 95):
+        raise ValueError(f"percentile must be None or 95, not {percentile!r}")
+    hd, hd95 = boundary_hd_pair(truth, prediction)
+    return hd if percentile is None else hd95
 
 
 def boundary_hd95(truth: np.ndarray, prediction: np.ndarray) -> float:
-    """95th-percentile boundary Hausdorff distance in pixels (medpy); NaN when a mask is empty."""
+    """95th-percentile boundary Hausdorff distance in pixels (as medpy's); NaN when a mask is empty."""
     return boundary_hd(truth, prediction, percentile=95)
 
 
@@ -129,16 +175,79 @@ def pranet_dice_iou(
     return 2 * tp / (n_truth + n_pred), tp / (n_truth + n_pred - tp)
 
 
+#: The pysodmetrics classes and the per-image lists their ``step`` appends to (read by ``add``).
+SOD_STEPS = {
+    "s_measure": ("Smeasure", ("sms",)),
+    "e_measure": ("Emeasure", ("adaptive_ems", "changeable_ems")),
+    "weighted_f": ("WeightedFmeasure", ("weighted_fms",)),
+    "mae": ("MAE", ("maes",)),
+}
+
+
+def image_values(truth: np.ndarray, probability: np.ndarray, name: str = "") -> dict[str, Any]:
+    """Every standard metric's per-image values for one image (what ``StandardMetrics`` averages).
+
+    Independent of other images, so images can be computed in any order or process and added in
+    order with :meth:`StandardMetrics.add`: the set's figures are then byte-identical.
+
+    Args:
+        truth: ``H x W`` boolean mask.
+        probability: ``H x W`` uint8 0-255 probability map (a binary mask as 0/255).
+        name: The image's name (for the error).
+
+    Returns:
+        ``hd``, ``hd95``, ``dice``, ``iou`` and, per pysodmetrics metric, the values its ``step``
+        recorded.
+
+    Raises:
+        ValueError: The map is not uint8 of the truth's shape.
+    """
+    import py_sod_metrics
+
+    truth = np.asarray(truth, dtype=bool)
+    probability = np.asarray(probability)
+    if probability.dtype != np.uint8 or probability.shape != truth.shape:
+        raise ValueError(
+            f"{name}: need a uint8 map of the truth's shape {truth.shape}, got "
+            f"{probability.dtype} {probability.shape}"
+        )
+    binary = probability / 255.0 >= PRANET_THRESHOLD
+    hd, hd95 = boundary_hd_pair(truth, binary)
+    dice, iou = pranet_dice_iou(truth, probability)
+    values: dict[str, Any] = {"hd": hd, "hd95": hd95, "dice": dice, "iou": iou}
+    gt255 = truth.astype(np.uint8) * 255
+    for key, (class_name, lists) in SOD_STEPS.items():
+        metric = getattr(py_sod_metrics, class_name)()
+        metric.step(pred=probability, gt=gt255)
+        values[key] = [getattr(metric, attr)[0] for attr in lists]
+    return values
+
+
+def file_values(
+    name: str, raw_truth: np.ndarray, raw_prediction: np.ndarray, probability: bool = False
+) -> dict[str, Any]:
+    """:func:`image_values` of one image from its files' pixels, by the module docstring's rule.
+
+    Raises:
+        ScoringError: The prediction is not an 8-bit image (names the image).
+    """
+    from endobench.errors import ScoringError
+
+    truth = np.asarray(raw_truth) > FILE_THRESHOLD
+    try:
+        prediction = prediction_map(raw_prediction, truth.shape, probability)
+    except ValueError as err:
+        raise ScoringError(f"{name}: {err}; save predictions as 8-bit images") from None
+    return image_values(truth, prediction, name)
+
+
 class StandardMetrics:
     """Accumulates the standard metrics over a set; ``update`` per image, ``compute`` at the end."""
 
     def __init__(self) -> None:
         import py_sod_metrics
 
-        self._sm = py_sod_metrics.Smeasure()
-        self._em = py_sod_metrics.Emeasure()
-        self._wfm = py_sod_metrics.WeightedFmeasure()
-        self._mae = py_sod_metrics.MAE()
+        self._sod = {key: getattr(py_sod_metrics, cls)() for key, (cls, _) in SOD_STEPS.items()}
         self.names: list[str] = []
         self.hd: list[float] = []
         self.hd95: list[float] = []
@@ -153,23 +262,18 @@ class StandardMetrics:
             truth: ``H x W`` boolean mask.
             probability: ``H x W`` uint8 0-255 probability map (a binary mask as 0/255).
         """
-        truth = np.asarray(truth, dtype=bool)
-        probability = np.asarray(probability)
-        if probability.dtype != np.uint8 or probability.shape != truth.shape:
-            raise ValueError(
-                f"{name}: need a uint8 map of the truth's shape {truth.shape}, got "
-                f"{probability.dtype} {probability.shape}"
-            )
-        binary = probability / 255.0 >= PRANET_THRESHOLD
+        self.add(name, image_values(truth, probability, name))
+
+    def add(self, name: str, values: dict[str, Any]) -> None:
+        """Add one image's values from :func:`image_values` (images must come in the set's order)."""
         self.names.append(name)
-        self.hd.append(boundary_hd(truth, binary))
-        self.hd95.append(boundary_hd95(truth, binary))
-        dice, iou = pranet_dice_iou(truth, probability)
-        self.dice.append(dice)
-        self.iou.append(iou)
-        gt255 = truth.astype(np.uint8) * 255
-        for metric in (self._sm, self._em, self._wfm, self._mae):
-            metric.step(pred=probability, gt=gt255)
+        self.hd.append(values["hd"])
+        self.hd95.append(values["hd95"])
+        self.dice.append(values["dice"])
+        self.iou.append(values["iou"])
+        for key, (_, lists) in SOD_STEPS.items():
+            for attr, value in zip(lists, values[key], strict=True):
+                getattr(self._sod[key], attr).append(value)
 
     def update_from_files(
         self,
@@ -189,14 +293,7 @@ class StandardMetrics:
         Raises:
             ScoringError: The prediction is not an 8-bit image (names the image).
         """
-        from endobench.errors import ScoringError
-
-        truth = np.asarray(raw_truth) > FILE_THRESHOLD
-        try:
-            prediction = prediction_map(raw_prediction, truth.shape, probability)
-        except ValueError as err:
-            raise ScoringError(f"{name}: {err}; save predictions as 8-bit images") from None
-        self.update(name, truth, prediction)
+        self.add(name, file_values(name, raw_truth, raw_prediction, probability))
 
     def compute(self) -> dict[str, float]:
         """Return the set's standard metrics.
@@ -209,17 +306,17 @@ class StandardMetrics:
         """
         if not self.names:
             raise ValueError("no image was added")
-        em = self._em.get_results()["em"]
+        em = self._sod["e_measure"].get_results()["em"]
         curve = np.asarray(em["curve"], dtype=np.float64)
         return {
             "mean_dice_0.5": float(np.mean(self.dice)),
             "mean_iou_0.5": float(np.mean(self.iou)),
-            "s_measure": float(self._sm.get_results()["sm"]),
+            "s_measure": float(self._sod["s_measure"].get_results()["sm"]),
             "e_measure_mean": float(curve.mean()),
             "e_measure_max": float(curve.max()),
             "e_measure_adaptive": float(em["adp"]),
-            "weighted_f": float(self._wfm.get_results()["wfm"]),
-            "mae": float(self._mae.get_results()["mae"]),
+            "weighted_f": float(self._sod["weighted_f"].get_results()["wfm"]),
+            "mae": float(self._sod["mae"].get_results()["mae"]),
             "boundary_hd": _nanmean(self.hd),
             "boundary_hd95": _nanmean(self.hd95),
             "boundary_hd_undefined": int(sum(math.isnan(v) for v in self.hd)),
