@@ -49,11 +49,13 @@ class Engine:
         allow_random: bool = False,
         backend: str = "auto",
         precision: str | None = None,
+        local_rank: int = 0,
     ) -> Engine:
         """Build the model and its predictor.
 
         ``optimise`` folds batch norms and uses channels-last memory (the predictor's CPU speed-up);
-        ``allow_random`` runs random weights when none are given (speed measurements only).
+        ``allow_random`` runs random weights when none are given (speed measurements only);
+        ``local_rank`` is the GPU a plain ``cuda`` means under torchrun.
 
         Raises:
             ConfigError: Unknown dtype or unavailable device; WeightsError from the model layer.
@@ -61,7 +63,7 @@ class Engine:
         from endobench.predictor import Predictor, resolve_device, resolve_dtype
 
         torch_dtype = resolve_dtype(dtype)
-        torch_device = resolve_device(device)
+        torch_device = resolve_device(device, local_rank)
         if torch_dtype == torch.float16 and torch_device.type == "cpu":
             raise ConfigError(
                 "--dtype float16 is not supported on the CPU; use float32 or bfloat16"

@@ -17,6 +17,7 @@ from endobench.errors import ConfigError
 from endobench.runner.config import RESUME_KEYS, RunConfig
 from endobench.runner.live import make_progress, print_summary
 from endobench.runner.result import RunResult, SetResult
+from endobench.runner.shards import Shard, infer_shards, join, timing_with_ranks
 from endobench.runner.sources import InputSet, build_manifest, resolve_inputs
 from endobench.runner.timing import TimingLog, timing_record
 from endobench.writers.run_folder import RunFolder
@@ -37,10 +38,11 @@ def run_sweep(config: RunConfig) -> list[RunResult]:
     config.validate()
     if not config.sizes:
         return [run_benchmark(config)]
-    config = _split_cores(config)
-    sets = _inputs(config)
-    with _threads(config.threads):
-        return [_run(config.for_size(size, sweep=True), sets) for size in config.sizes]
+    with join(config.device) as shard:
+        config = _split_cores(config, shard)
+        sets = _inputs(config)
+        with _threads(config.threads):
+            return [_run(config.for_size(size, sweep=True), sets, shard) for size in config.sizes]
 
 
 def run_benchmark(config: RunConfig) -> RunResult:
@@ -59,10 +61,11 @@ def run_benchmark(config: RunConfig) -> RunResult:
     config.validate()
     if config.sizes:
         raise ConfigError("run_benchmark runs one size; use run_sweep for --sizes")
-    config = _split_cores(config)
-    sets = _inputs(config)
-    with _threads(config.threads):
-        return _run(config, sets)
+    with join(config.device) as shard:
+        config = _split_cores(config, shard)
+        sets = _inputs(config)
+        with _threads(config.threads):
+            return _run(config, sets, shard)
 
 
 def _inputs(config: RunConfig) -> list[InputSet]:
@@ -77,11 +80,12 @@ def _inputs(config: RunConfig) -> list[InputSet]:
     )
 
 
-def _split_cores(config: RunConfig) -> RunConfig:
-    """Torch threads and DataLoader workers within the usable cores (see ``plan_threads``)."""
+def _split_cores(config: RunConfig, shard: Shard) -> RunConfig:
+    """Torch threads and DataLoader workers within the usable cores (see ``plan_threads``); under
+    torchrun, within this rank's share of the node's cores."""
     from endobench.runner.conditions import plan_threads
 
-    plan = plan_threads(config.threads, config.num_workers)
+    plan = plan_threads(config.threads, config.num_workers, shard.cores())
     return replace(config, threads=plan.threads, num_workers=plan.workers)
 
 
@@ -108,10 +112,13 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _run(config: RunConfig, sets: list[InputSet]) -> RunResult:
-    """One size of a run: build the model, open the folder, infer, time, score, finish."""
+def _run(config: RunConfig, sets: list[InputSet], shard: Shard) -> RunResult:
+    """One size of a run: build the model, open the folder, infer, time, score, finish.
+
+    Under torchrun (see :mod:`endobench.runner.shards`) rank 0 opens the folder, every rank infers
+    its share, and rank 0 alone writes the rest.
+    """
     from endobench.runner.engine import Engine
-    from endobench.runner.inference import infer
 
     _seed(config.seed)
     engine = Engine.create(
@@ -124,6 +131,7 @@ def _run(config: RunConfig, sets: list[InputSet]) -> RunResult:
         config.random_weights,
         config.backend,
         config.precision,
+        local_rank=shard.local_rank,
     )
     config = replace(
         config,
@@ -132,19 +140,12 @@ def _run(config: RunConfig, sets: list[InputSet]) -> RunResult:
         precision=engine.precision,
     )
     config = replace(config, size=engine.size, name=config.run_name(engine.size))
-    recorded = config.to_dict() | {"size": engine.size, "sets": [s.name for s in sets]}
-    folder = RunFolder.open(
-        config.run_dir(),
-        recorded,
-        force=config.force,
-        resume=config.resume,
-        resume_keys=RESUME_KEYS,
-    )
-    manifest = _hash_inputs(sets, config.progress)
-    _start(folder, engine, config, sets, manifest)
-    log, counts = infer(engine, config, folder, manifest)
-    result = _write_times(folder, sets, manifest, counts)
-    result.timing = _timing(engine, config, log, folder)
+    config, folder, manifest = shard.first(lambda: _open(config, engine, sets))
+    outcome = infer_shards(shard, engine, config, folder, manifest)
+    if not shard.is_main:
+        return RunResult(run_dir=folder.path, name=folder.name)
+    result = _write_times(folder, sets, manifest, outcome.counts)
+    result.timing = timing_with_ranks(_timing(engine, config, outcome.log, folder), shard, outcome)
     folder.write_timing(result.timing)
     if config.score:
         _score_sets(folder, [s for s in sets if s.has_frame_truth], manifest, config, result)
@@ -156,6 +157,23 @@ def _run(config: RunConfig, sets: list[InputSet]) -> RunResult:
     if config.progress:
         print_summary(result)
     return result
+
+
+def _open(
+    config: RunConfig, engine: Engine, sets: list[InputSet]
+) -> tuple[RunConfig, RunFolder, Manifest]:
+    """Open the run folder, hash the inputs and start ``run.json`` (rank 0 alone under torchrun)."""
+    recorded = config.to_dict() | {"size": engine.size, "sets": [s.name for s in sets]}
+    folder = RunFolder.open(
+        config.run_dir(),
+        recorded,
+        force=config.force,
+        resume=config.resume,
+        resume_keys=RESUME_KEYS,
+    )
+    manifest = _hash_inputs(sets, config.progress)
+    _start(folder, engine, config, sets, manifest)
+    return config, folder, manifest
 
 
 def _hash_inputs(sets: list[InputSet], progress: bool) -> Manifest:

@@ -29,7 +29,13 @@ import numpy as np
 
 from endobench.errors import ConfigError
 from endobench.io import remove_temporaries, write_json_atomic
-from endobench.writers.journal import JOURNAL, journal_appender, read_journal
+from endobench.writers.journal import (
+    JOURNAL,
+    RANK_JOURNAL,
+    journal_appender,
+    merge_rank_journals,
+    read_journals,
+)
 from endobench.writers.manifest import (
     MANIFEST_JSON,
     fill_sizes,
@@ -184,6 +190,8 @@ class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.info: dict[str, Any] = {}
+        #: Under torchrun: this process's rank, whose journal lines go to its own file.
+        self.journal_rank: int | None = None
 
     @classmethod
     def open(
@@ -280,12 +288,18 @@ class RunFolder:
 
     @property
     def journal_path(self) -> Path:
-        """The append-only journal: one JSON line per finished image."""
+        """The append-only journal (this rank's own under torchrun): one JSON line per image."""
+        if self.journal_rank is not None:
+            return self.path / RANK_JOURNAL.format(rank=self.journal_rank)
         return self.path / JOURNAL
 
     def read_journal(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """Return the journal's entries by ``(set, name)`` (see :func:`read_journal`)."""
-        return read_journal(self.journal_path)
+        """Return the entries of the journal and every rank's journal by ``(set, name)``."""
+        return read_journals(self.path)
+
+    def merge_journals(self) -> int:
+        """Fold the ranks' journals into the run's journal (rank 0, once every rank is done)."""
+        return merge_rank_journals(self.path)
 
     def journal_writer(self) -> contextlib.AbstractContextManager[Callable[[Mapping], None]]:
         """Return a context yielding a function that appends one flushed entry to the journal."""
