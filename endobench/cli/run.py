@@ -95,6 +95,11 @@ def run(
     workers: int = typer.Option(
         2, "--workers", "-j", help="DataLoader workers (0: load in the main process)."
     ),
+    writers: int | None = typer.Option(
+        None,
+        "--writers",
+        help="Threads writing masks behind inference (default: the thread plan's; 0: in the loop).",
+    ),
     random_weights: bool = typer.Option(
         False, "--random-weights", help="No weights: random initialisation (speed only)."
     ),
@@ -144,6 +149,7 @@ def run(
         leaderboard=str(leaderboard) if leaderboard else None,
         seed=seed,
         num_workers=workers,
+        writers=writers,
         random_weights=random_weights,
         optimise=optimise,
         threads=threads,

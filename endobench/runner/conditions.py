@@ -27,7 +27,9 @@ P90_OVER_MIN = 2.0
 MIN_IMAGES_FOR_SPREAD = 5
 THREAD_RULE = (
     "torch threads + DataLoader workers <= usable cores; without --threads, workers get at most "
-    "half the cores and torch the rest; an explicit --threads keeps its number and workers shrink"
+    "half the cores and torch the rest; an explicit --threads keeps its number and workers shrink; "
+    "writer threads (restoring and writing masks) share the cores torch leaves with the workers, "
+    "at most that many, none when torch has every core"
 )
 
 
@@ -73,6 +75,8 @@ class ThreadPlan:
         usable_cores: Cores this process may use.
         requested_threads: ``--threads`` as given (None: automatic).
         requested_workers: ``--workers`` as given.
+        writers: Threads restoring and writing outputs behind inference
+            (:mod:`endobench.runner.writer_pool`).
     """
 
     threads: int
@@ -80,23 +84,30 @@ class ThreadPlan:
     usable_cores: int
     requested_threads: int | None
     requested_workers: int
+    writers: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The plan and its rule."""
         return asdict(self) | {"rule": THREAD_RULE}
 
 
-def plan_threads(threads: int | None, workers: int, cores: int | None = None) -> ThreadPlan:
+def plan_threads(
+    threads: int | None, workers: int, cores: int | None = None, writers: int | None = None
+) -> ThreadPlan:
     """Split the usable cores so that torch threads plus busy workers never exceed them.
 
     Args:
         threads: ``--threads`` (None: automatic).
         workers: ``--workers`` asked for.
         cores: Usable cores (default: this process's affinity).
+        writers: ``--writers`` (None: automatic).
 
     Returns:
         The plan: without ``threads``, workers get at most half the cores (rounded down) and torch
-        the rest; with ``threads`` (capped at the cores), workers shrink to what is left.
+        the rest; with ``threads`` (capped at the cores), workers shrink to what is left. Writer
+        threads share the cores torch leaves with the workers (they alternate: a worker waits while
+        its prefetch queue is full, a writer while nothing new is inferred): at most that many, by
+        default the cores the workers leave or one.
     """
     cores = max(1, cores if cores is not None else len(usable_cores()))
     if threads is None:
@@ -105,16 +116,23 @@ def plan_threads(threads: int | None, workers: int, cores: int | None = None) ->
     else:
         use_threads = max(1, min(threads, cores))
         use_workers = min(workers, cores - use_threads)
-    return ThreadPlan(use_threads, max(0, use_workers), cores, threads, workers)
+    use_workers = max(0, use_workers)
+    spare = cores - use_threads
+    wanted = max(1, spare - use_workers) if writers is None else writers
+    return ThreadPlan(use_threads, use_workers, cores, threads, workers, max(0, min(wanted, spare)))
 
 
-def thread_split(threads: int | None, workers: int | None, cores: int) -> dict[str, Any]:
-    """Record how a run split the cores: threads, workers, usable cores, and whether it oversubscribed."""
+def thread_split(
+    threads: int | None, workers: int | None, cores: int, writers: int | None = None
+) -> dict[str, Any]:
+    """Record how a run split the cores: threads, workers, writer threads, usable cores, and
+    whether it oversubscribed (writers share the workers' cores, see :func:`plan_threads`)."""
     return {
         "torch_threads": threads,
         "dataloader_workers": workers,
+        "writer_threads": writers,
         "usable_cores": cores,
-        "oversubscribed": (threads or 0) + (workers or 0) > cores,
+        "oversubscribed": (threads or 0) + max(workers or 0, writers or 0) > cores,
         "rule": THREAD_RULE,
     }
 

@@ -59,6 +59,8 @@ class RunConfig:
         leaderboard: The leaderboard folder for ``record`` (default: the checkout's).
         seed: Seed of torch, numpy and random (recorded; inference is deterministic anyway).
         num_workers: DataLoader workers decoding and preprocessing images (0: in the main process).
+        writers: Threads restoring and writing outputs behind inference (None: the thread plan's
+            choice, :func:`endobench.runner.conditions.plan_threads`; 0: in the inference loop).
         random_weights: Run without weights (random initialisation): speed measurements only.
         optimise: Fold batch norms and use channels-last memory on the CPU (faster, same function).
         threads: torch's intra-op CPU threads for the run (default: torch's choice); part of every
@@ -92,6 +94,7 @@ class RunConfig:
     leaderboard: str | None = None
     seed: int = 0
     num_workers: int = 2
+    writers: int | None = None
     random_weights: bool = False
     optimise: bool = False
     threads: int | None = None
@@ -126,6 +129,8 @@ class RunConfig:
             raise ConfigError("pass --model NAME (or --weights FILE.onnx from endobench export)")
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, not {self.batch_size}")
+        if self.writers is not None and self.writers < 0:
+            raise ConfigError(f"--writers must be 0 or more, not {self.writers}")
         if self.num_workers < 0:
             raise ConfigError(f"--workers must be 0 or more, not {self.num_workers}")
         if self.force and self.resume:

@@ -13,6 +13,7 @@ from endobench.runner.engine import Engine
 from endobench.runner.live import make_progress
 from endobench.runner.loading import ImageItems, make_loader
 from endobench.runner.timing import ForwardTimer, TimingLog, evenly_spaced
+from endobench.runner.writer_pool import OutputWriter
 from endobench.writers.run_folder import RunFolder
 
 #: Per set: ``(images inferred in this session, images skipped as already done)``.
@@ -52,15 +53,24 @@ def pending_items(
 
 
 def infer(
-    engine: Engine, config: RunConfig, folder: RunFolder, manifest: Manifest
+    engine: Engine,
+    config: RunConfig,
+    folder: RunFolder,
+    manifest: Manifest,
+    on_written: Callable[[str, str], None] | None = None,
 ) -> tuple[TimingLog, InferenceCounts]:
     """Predict every pending image, write its outputs and journal its forward times.
+
+    Restoring, binarising and writing run on ``RunConfig.writers`` background threads
+    (:class:`endobench.runner.writer_pool.OutputWriter`) while the next batches are inferred.
 
     Args:
         engine: The predictor and device.
         config: The run's options.
         folder: The started run folder (its journal tells what an earlier session finished).
         manifest: The run's manifest; missing sizes are filled in place from the decoded images.
+        on_written: Called with ``(set, name)`` once an image's outputs and journal line are
+            written (in inference order), e.g. to score it while the next images are inferred.
 
     Returns:
         The timing log of this session and per set ``(inferred, skipped)``.
@@ -82,25 +92,33 @@ def infer(
         torch.inference_mode(),
         folder.journal_writer() as journal,
         make_progress(config.progress) as progress,
+        OutputWriter(
+            engine.finish,
+            folder.write_prediction,
+            journal,
+            config.save_prob,
+            writer_threads(config),
+            on_written,
+        ) as writer,
     ):
         task = progress.add_task(f"{config.model} @ {engine.size}px", total=len(items))
         for batch in loader:
             output, millis, b1 = step(batch)
             for j, (set_name, name) in enumerate(zip(batch["set"], batch["name"], strict=True)):
                 height, width = batch["height"][j], batch["width"][j]
-                probability, mask = engine.finish(output, j, height, width)
-                folder.write_prediction(
-                    set_name, name, mask, probability if config.save_prob else None
-                )
                 entry = entries[(set_name, name)]
                 entry["height"], entry["width"] = height, width
-                # The frame's detection score (metrics.detection), kept for the AUROC.
-                max_prob = float(probability.max()) if probability.size else 0.0
                 line = {"set": set_name, "name": name, "ms": millis / len(b1), "b1": b1[j]}
-                journal(line | {"max_prob": max_prob})
+                writer.submit(set_name, name, output, j, (height, width), line)
             progress.advance(task, len(b1))
+        writer.close()
     log.stop()
     return log, counts
+
+
+def writer_threads(config: RunConfig) -> int:
+    """Background writer threads of a run (``RunConfig.writers``; 0 writes in the loop's thread)."""
+    return max(0, int(getattr(config, "writers", 0) or 0))
 
 
 class _BatchStep:

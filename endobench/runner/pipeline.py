@@ -85,8 +85,8 @@ def _split_cores(config: RunConfig, shard: Shard) -> RunConfig:
     torchrun, within this rank's share of the node's cores."""
     from endobench.runner.conditions import plan_threads
 
-    plan = plan_threads(config.threads, config.num_workers, shard.cores())
-    return replace(config, threads=plan.threads, num_workers=plan.workers)
+    plan = plan_threads(config.threads, config.num_workers, shard.cores(), config.writers)
+    return replace(config, threads=plan.threads, num_workers=plan.workers, writers=plan.writers)
 
 
 @contextlib.contextmanager
@@ -293,7 +293,8 @@ def _timing(engine: Engine, config: RunConfig, log: TimingLog, folder: RunFolder
     )
     return timing_record(
         log,
-        conditions=engine.conditions(config.num_workers, config.batch_size),
+        conditions=engine.conditions(config.num_workers, config.batch_size)
+        | {"writers": config.writers},
         batch_size=config.batch_size,
         warmup=config.warmup,
         clock="CUDA events" if engine.device.type == "cuda" else "time.perf_counter",

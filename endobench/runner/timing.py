@@ -184,7 +184,10 @@ def timing_record(
     fps["scope"] = scope
     conditions = dict(conditions) | machine_conditions(log.load_start, log.load_end)
     conditions["thread_split"] = thread_split(
-        conditions.get("threads"), conditions.get("num_workers"), conditions["usable_cores"]
+        conditions.get("threads"),
+        conditions.get("num_workers"),
+        conditions["usable_cores"],
+        conditions.get("writers"),
     )
     verdict = stability(fps, conditions, str(conditions.get("device", "cpu")))
     elapsed = (
