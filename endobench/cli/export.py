@@ -33,7 +33,7 @@ def export(
         64, "--calibration-images", help="int8: how many calibration images (evenly spaced)."
     ),
     min_dice: float = typer.Option(
-        0.98,
+        0.97,
         "--min-dice",
         help="int8: least mean Dice between its masks and PyTorch's on the bundled sample.",
     ),

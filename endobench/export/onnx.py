@@ -72,7 +72,7 @@ def export_onnx(
     force: bool = False,
     allow_random: bool = False,
     tolerance: float = 1e-4,
-    min_dice: float = 0.98,
+    min_dice: float = 0.97,
 ) -> ExportResult:
     """Export a registered model to a verified ONNX file.
 
