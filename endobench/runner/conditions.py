@@ -19,6 +19,8 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from endobench.wording import counted
+
 #: The median forward time may be at most this multiple of the fastest before a timing is unstable.
 MEDIAN_OVER_MIN = 1.5
 #: The same bound for the 90th percentile.
@@ -182,12 +184,12 @@ def stability(
         own = int(conditions.get("threads") or 0)
         if start is not None and start > cores:
             reasons.append(
-                f"load average {start:.1f} at the start exceeds the {cores} usable cores"
+                f"load average {start:.1f} at the start exceeds the {counted(cores, 'usable core')}"
             )
         if end is not None and end - own > cores:
             reasons.append(
-                f"load average {end:.1f} at the end, less this run's {own} threads, exceeds the "
-                f"{cores} usable cores"
+                f"load average {end:.1f} at the end, less this run's {counted(own, 'thread')}, "
+                f"exceeds the {counted(cores, 'usable core')}"
             )
     return {
         "unstable": bool(reasons),
