@@ -195,7 +195,12 @@ class ShardOutcome:
 
 
 def infer_shards(
-    shard: Shard, engine: Engine, config: RunConfig, folder: RunFolder, manifest: Manifest
+    shard: Shard,
+    engine: Engine,
+    config: RunConfig,
+    folder: RunFolder,
+    manifest: Manifest,
+    on_written: Callable[[str, str], None] | None = None,
 ) -> ShardOutcome:
     """Infer this rank's share of the images, then gather every rank's results on rank 0.
 
@@ -203,11 +208,15 @@ def infer_shards(
     rank journals to its own file; once all are done, rank 0 holds the summed counts, the decoded
     image sizes of every rank (filled into ``manifest``), the total timing log and the per-rank
     figures, and the rank journals are merged into the run's journal.
+
+    ``on_written`` (called with ``(set, name)`` once an image is written, to score it during
+    inference) is used alone only: under torchrun, rank 0 scores every image after the others.
     """
     from endobench.runner.inference import infer
 
     if not shard.distributed:
-        log, counts = infer(engine, config, folder, manifest)
+        extra = {} if on_written is None else {"on_written": on_written}
+        log, counts = infer(engine, config, folder, manifest, **extra)
         folder.merge_journals()  # left by an earlier sharded session of this folder
         return ShardOutcome(log, counts)
     folder.journal_rank = shard.rank
