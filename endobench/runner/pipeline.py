@@ -25,6 +25,7 @@ from endobench.writers.run_folder import RunFolder
 if TYPE_CHECKING:  # torch is imported when a run starts, not with the package
     from endobench.runner.engine import Engine
     from endobench.runner.inference import InferenceCounts
+    from endobench.runner.score_pool import ScorePool
 
 Manifest = dict[str, list[dict[str, Any]]]
 
@@ -141,14 +142,18 @@ def _run(config: RunConfig, sets: list[InputSet], shard: Shard) -> RunResult:
     )
     config = replace(config, size=engine.size, name=config.run_name(engine.size))
     config, folder, manifest = shard.first(lambda: _open(config, engine, sets))
-    outcome = infer_shards(shard, engine, config, folder, manifest)
-    if not shard.is_main:
-        return RunResult(run_dir=folder.path, name=folder.name)
-    result = _write_times(folder, sets, manifest, outcome.counts)
-    result.timing = timing_with_ranks(_timing(engine, config, outcome.log, folder), shard, outcome)
-    folder.write_timing(result.timing)
-    if config.score:
-        _score_sets(folder, [s for s in sets if s.has_frame_truth], manifest, config, result)
+    scored = [s for s in sets if s.has_frame_truth] if config.score else []
+    with _score_pool(folder, manifest, scored, config, shard) as pool:
+        outcome = infer_shards(shard, engine, config, folder, manifest, on_written=pool.submit)
+        if not shard.is_main:
+            return RunResult(run_dir=folder.path, name=folder.name)
+        result = _write_times(folder, sets, manifest, outcome.counts)
+        result.timing = timing_with_ranks(
+            _timing(engine, config, outcome.log, folder), shard, outcome
+        )
+        folder.write_timing(result.timing)
+        if scored:
+            _score_sets(folder, scored, manifest, config, result, pool)
     folder.finish()
     if config.record:
         from endobench.leaderboard.records import add_record
@@ -157,6 +162,17 @@ def _run(config: RunConfig, sets: list[InputSet], shard: Shard) -> RunResult:
     if config.progress:
         print_summary(result)
     return result
+
+
+def _score_pool(
+    folder: RunFolder, manifest: Manifest, scored: list[InputSet], config: RunConfig, shard: Shard
+) -> ScorePool:
+    """Worker processes scoring each written image while the next are inferred (rank 0 alone)."""
+    from endobench.runner.score_pool import ScorePool
+
+    processes = shard.cores() if shard.is_main else 0
+    kinds = {s.name: not s.positive_frames for s in scored}
+    return ScorePool(folder.path, manifest, kinds, config.save_prob, processes)
 
 
 def _open(
@@ -230,6 +246,7 @@ def _score_sets(
     manifest: Manifest,
     config: RunConfig,
     result: RunResult,
+    pool: ScorePool,
 ) -> None:
     """Score every set with ground truth from its written files and write its scores; sets of
     ``--positives`` frames get the detection figures alone. With several sets, the detection
@@ -240,6 +257,7 @@ def _score_sets(
 
     pooled = DetectionAccumulator()
     journal = folder.read_journal()
+    pool.submit_all((s.name, e["name"]) for s in sets for e in manifest[s.name])
     with make_progress(config.progress) as bar:
         for input_set in sets:
             task = bar.add_task(f"scoring {input_set.name}", total=len(input_set.dataset))
@@ -254,14 +272,20 @@ def _score_sets(
 
             if input_set.positive_frames:
                 frames = detect_positive_frames(
-                    folder.path, input_set.name, entries, frame_scores, advance
+                    folder.path, input_set.name, entries, frame_scores, advance, pool.result
                 )
                 pooled.extend(zip(frames.truth, frames.predicted, frames.scores, strict=True))
                 result.sets[input_set.name].detection = frames.compute()
                 folder.write_detection(input_set.name, result.sets[input_set.name].detection)
                 continue
             scores = score_set(
-                folder.path, input_set.name, entries, config.save_prob, advance, frame_scores
+                folder.path,
+                input_set.name,
+                entries,
+                config.save_prob,
+                advance,
+                frame_scores,
+                pool.result,
             )
             folder.write_scores(
                 input_set.name, scores.summary, scores.rows, scores.standard, scores.detection

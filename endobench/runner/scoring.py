@@ -21,7 +21,7 @@ import numpy as np
 from endobench.data.readers import read_mask_channel
 from endobench.metrics.detection import DetectionAccumulator, frame_positive
 from endobench.metrics.endocv import binarize, score_pair
-from endobench.metrics.standard import StandardMetrics
+from endobench.metrics.standard import StandardMetrics, file_values
 from endobench.metrics.endocv_summary import EndoCVAccumulator
 from endobench.writers.masks import mask_path, prob_path, read_prob
 
@@ -45,6 +45,56 @@ class SetScores:
     frames: DetectionAccumulator | None = None
 
 
+@dataclass
+class ImageResult:
+    """What one image adds to its set's scores (computed apart, added in the set's order).
+
+    Attributes:
+        endocv: The toolkit's scores (None for a frame of ``--positives``, which has no truth).
+        truth_positive: The truth has a polyp pixel.
+        pred_positive: The written mask has a pixel ``> 0``.
+        standard: The standard metrics' per-image values (:func:`metrics.standard.file_values`).
+    """
+
+    endocv: Any
+    truth_positive: bool
+    pred_positive: bool
+    standard: dict[str, Any] | None
+
+
+def score_image(
+    run_dir: str | Path,
+    set_name: str,
+    entry: Mapping[str, Any],
+    use_prob: bool,
+    truth: bool = True,
+) -> ImageResult:
+    """Score one image of a run from its written files (any process; reads only files).
+
+    Args:
+        run_dir: The run folder.
+        set_name: The set.
+        entry: The image's manifest entry (``name``, ``mask`` or None, ``height``, ``width``).
+        use_prob: Use the probability map for the standard metrics.
+        truth: False for a frame of ``--positives`` (a polyp frame without a mask): detection only.
+    """
+    raw_pred = read_mask_channel(mask_path(run_dir, set_name, entry["name"]))
+    if not truth:
+        return ImageResult(None, True, frame_positive(raw_pred), None)
+    raw_truth = _truth_channel(entry)
+    endocv = score_pair(binarize(raw_truth, 0), raw_pred, 0)
+    positive = (frame_positive(raw_truth), frame_positive(raw_pred))
+    if use_prob:
+        prob = read_prob(prob_path(run_dir, set_name, entry["name"]))
+        raw_pred = np.rint(prob * 255).astype(np.uint8)  # the PNG's own 8-bit values
+    standard = file_values(entry["name"], raw_truth, raw_pred, probability=use_prob)
+    return ImageResult(endocv, *positive, standard)
+
+
+#: ``(set, entry) -> ImageResult``: where a set's per-image results come from (a ScorePool's).
+ImageResults = Callable[[str, Mapping[str, Any]], ImageResult]
+
+
 def score_set(
     run_dir: str | Path,
     set_name: str,
@@ -52,6 +102,7 @@ def score_set(
     use_prob: bool,
     progress: Callable[[int], Any] | None = None,
     frame_scores: Mapping[str, float | None] | None = None,
+    results: ImageResults | None = None,
 ) -> SetScores:
     """Score one set of a run from its written files.
 
@@ -67,6 +118,9 @@ def score_set(
         use_prob: Use the probability maps for the standard metrics.
         progress: Called with 1 after each image.
         frame_scores: Each frame's detection score by name (None where unknown).
+        results: Where the per-image results come from (a :class:`ScorePool`'s, computed while
+            inferring); None computes each here. Added in ``entries``' order either way, so the
+            scores are the same to the byte.
 
     Returns:
         The set's scores.
@@ -76,16 +130,15 @@ def score_set(
     accumulator = EndoCVAccumulator()
     standard = StandardMetrics()
     for entry in entries:
-        raw_truth = _truth_channel(entry)
-        raw_pred = read_mask_channel(mask_path(run_dir, set_name, entry["name"]))
-        accumulator.update(entry["name"], score_pair(binarize(raw_truth, 0), raw_pred, 0))
+        if results is None:
+            image = score_image(run_dir, set_name, entry, use_prob)
+        else:
+            image = results(set_name, entry)
+        accumulator.update(entry["name"], image.endocv)
         detection.update(
-            frame_positive(raw_truth), frame_positive(raw_pred), frame_scores.get(entry["name"])
+            image.truth_positive, image.pred_positive, frame_scores.get(entry["name"])
         )
-        if use_prob:
-            prob = read_prob(prob_path(run_dir, set_name, entry["name"]))
-            raw_pred = np.rint(prob * 255).astype(np.uint8)  # the PNG's own 8-bit values
-        standard.update_from_files(entry["name"], raw_truth, raw_pred, probability=use_prob)
+        standard.add(entry["name"], image.standard)
         if progress is not None:
             progress(1)
     standard_values = standard.compute()
@@ -105,6 +158,7 @@ def detect_positive_frames(
     entries: Sequence[Mapping[str, Any]],
     frame_scores: Mapping[str, float | None],
     progress: Callable[[int], Any] | None = None,
+    results: ImageResults | None = None,
 ) -> DetectionAccumulator:
     """Return the frames of a set of polyp frames without masks (``--positives``).
 
@@ -113,8 +167,11 @@ def detect_positive_frames(
     """
     detection = DetectionAccumulator()
     for entry in entries:
-        raw_pred = read_mask_channel(mask_path(run_dir, set_name, entry["name"]))
-        detection.update(True, frame_positive(raw_pred), frame_scores.get(entry["name"]))
+        if results is None:
+            image = score_image(run_dir, set_name, entry, False, truth=False)
+        else:
+            image = results(set_name, entry)
+        detection.update(True, image.pred_positive, frame_scores.get(entry["name"]))
         if progress is not None:
             progress(1)
     return detection
