@@ -1,0 +1,283 @@
+"""``make gpu-check``: one prepared script that says, in one JSON, what a GPU does with endobench.
+
+``python -m endobench.runner.gpu_check`` (on a CUDA machine; under 8 minutes on one GPU) measures:
+
+* **speed**: the forward pass of ``pranet``, ``brp`` and ``brp_lite`` (random weights: speed does
+  not depend on them) at 352 and 512 px, in fp32, fp16 and bf16 (autocast, as ``run``), at batch 1
+  and 16: eager, channels-last and a CUDA graph, the fastest kept and named
+  (:func:`endobench.runner.gpu_probes.speed_cell`); CUDA events time each pass;
+* **training**: a 50-step AMP (bfloat16 autocast) run of endobench's training on the bundled
+  sample;
+* **agreement**: the GPU's masks against the CPU's on the bundled sample with the shipped
+  weights, Dice >= 0.99 on every image in fp32.
+
+It prints the JSON and writes it to ``docs/gpu-check.json`` (a GPU run only). Cells past the time
+budget are skipped with that reason, so the script always ends in time. ``--device cpu --quick``
+runs the same logic at tiny sizes with one or two iterations (``time.perf_counter`` instead of CUDA
+events, fp16 skipped with its reason): the JSON schema is the same, and the tests check it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "endobench.gpu-check/1"
+DOCS_JSON = Path("docs") / "gpu-check.json"
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """What one check measures, and within which time.
+
+    Attributes:
+        device: ``cuda`` (``cuda:N``) or ``cpu``.
+        quick: Tiny sizes and few iterations (the logic, not the figures).
+        models: Models timed (random weights).
+        sizes: Input sides timed.
+        precisions: Compute precisions timed (autocast for fp16 and bf16).
+        batches: Batch sizes timed.
+        warmup: Untimed passes before each timed variant.
+        iterations: Timed passes per variant.
+        budget_s: Seconds for the speed cells; the cells after it are skipped with that reason.
+        train_steps: Optimiser steps of the AMP training smoke run.
+        train_size: Its input side.
+        train_batch: Its batch size.
+        agreement_images: Bundled sample images compared (None: all 20).
+    """
+
+    device: str = "cuda"
+    quick: bool = False
+    models: tuple[str, ...] = ("pranet", "brp", "brp_lite")
+    sizes: tuple[int, ...] = (352, 512)
+    precisions: tuple[str, ...] = ("fp32", "fp16", "bf16")
+    batches: tuple[int, ...] = (1, 16)
+    warmup: int = 5
+    iterations: int = 20
+    budget_s: float = 300.0
+    train_steps: int = 50
+    train_size: int = 352
+    train_batch: int = 8
+    agreement_images: int | None = None
+
+
+def plan_for(device: str = "cuda", quick: bool = False) -> CheckPlan:
+    """The full check on ``device``, or with ``quick`` the same cells at tiny sizes, few passes."""
+    plan = CheckPlan(device=device, quick=quick)
+    if not quick:
+        return plan
+    return replace(
+        plan,
+        sizes=(32,),
+        warmup=0,
+        iterations=1,
+        budget_s=600.0,
+        train_steps=2,
+        train_size=64,
+        train_batch=2,
+        agreement_images=2,
+    )
+
+
+def run_gpu_check(plan: CheckPlan, progress: bool = True) -> dict[str, Any]:
+    """Run every probe of ``plan`` and return the check's JSON-ready record.
+
+    Raises:
+        ConfigError: The device is not available here (e.g. ``cuda`` without a GPU).
+    """
+    import torch
+
+    from endobench.env import environment
+    from endobench.predictor import resolve_device
+    from endobench.runner.engine import device_name
+    from endobench.runner.gpu_probes import mask_agreement, training_smoke
+    from endobench.runner.timing import ForwardTimer
+
+    device = resolve_device(plan.device)
+    began = time.perf_counter()
+    benchmark = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed shapes: let cuDNN choose
+    try:
+        speed = speed_cells(plan, device, progress)
+    finally:
+        torch.backends.cudnn.benchmark = benchmark
+    speed_s = time.perf_counter() - began
+    _note(progress, "training smoke run")
+    training = _guarded(
+        lambda: training_smoke(str(device), plan.train_steps, plan.train_size, plan.train_batch)
+    )
+    _note(progress, "GPU masks against CPU masks")
+    agreement = _guarded(
+        lambda: mask_agreement(str(device), plan.precisions, plan.agreement_images)
+    )
+    record = {
+        "schema": SCHEMA,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "device": device.type,
+        "device_name": device_name(device),
+        "quick": plan.quick,
+        "clock": ForwardTimer(device).clock,
+        "plan": asdict(plan),
+        "settings": {
+            "cudnn_benchmark_for_speed": device.type == "cuda",
+            "torch_compile": "not used: a CUDA graph removes batch 1's launch overhead without "
+            "minutes of compilation per cell",
+            "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "environment": environment(include_torch=True),
+        "speed": speed,
+        "speed_seconds": speed_s,
+        "target": _target(speed),
+        "training": training,
+        "agreement": agreement,
+    }
+    record["seconds"] = time.perf_counter() - began
+    record["passed"] = _passed(record)
+    return record
+
+
+def speed_cells(plan: CheckPlan, device, progress: bool = False) -> list[dict[str, Any]]:
+    """Every (model, size, precision, batch) cell of the plan, in that order; none is left out
+    (a cell past ``plan.budget_s`` is skipped with that reason)."""
+    from endobench.runner.live import make_progress
+
+    cells: list[dict[str, Any]] = []
+    began = time.perf_counter()
+    total = len(plan.models) * len(plan.sizes) * len(plan.precisions) * len(plan.batches)
+    with make_progress(progress) as bar:
+        task = bar.add_task("forward speed", total=total)
+        for name in plan.models:
+            model, error = _build(name, device)
+            for size in plan.sizes:
+                for precision in plan.precisions:
+                    for batch in plan.batches:
+                        spent = time.perf_counter() - began
+                        cells.append(
+                            {"model": name}
+                            | _cell(model, error, spent, plan, size, precision, batch)
+                        )
+                        bar.advance(task)
+            del model
+            _free(device)
+    return cells
+
+
+def _cell(model, error, spent, plan: CheckPlan, size, precision, batch) -> dict[str, Any]:
+    from endobench.runner.gpu_probes import one_line, speed_cell
+
+    cell = {"size": size, "precision": precision, "batch": batch}
+    if error is not None:
+        return cell | {"status": "failed", "reason": error}
+    if spent > plan.budget_s:
+        return cell | {"status": "skipped", "reason": f"time budget of {plan.budget_s:.0f} s spent"}
+    try:
+        return speed_cell(
+            model, size, precision, batch, warmup=plan.warmup, iterations=plan.iterations
+        )
+    except Exception as err:  # out of memory, say: recorded, the other cells go on
+        return cell | {"status": "failed", "reason": one_line(err)}
+
+
+def _build(name: str, device):
+    """The model with random weights on the device, or the error that stopped it."""
+    from endobench.models import create_model
+    from endobench.runner.gpu_probes import one_line
+
+    try:
+        return create_model(name, pretrained_backbone=False).to(device).eval(), None
+    except Exception as err:  # recorded in every cell of the model
+        return None, one_line(err)
+
+
+def _free(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _guarded(probe) -> dict[str, Any]:
+    from endobench.runner.gpu_probes import one_line
+
+    began = time.perf_counter()
+    try:
+        return probe()
+    except Exception as err:  # recorded: the check still prints its JSON
+        return {"status": "failed", "reason": one_line(err), "seconds": time.perf_counter() - began}
+
+
+def _target(speed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Issue 10's GPU target: ``brp_post`` (``brp``'s network) at 512 px, batch 1, fp16, >= 300 FPS."""
+    cell = next(
+        (
+            c
+            for c in speed
+            if (c["model"], c["size"], c["precision"], c["batch"]) == ("brp", 512, "fp16", 1)
+        ),
+        None,
+    )
+    fps = cell.get("images_per_s") if cell else None
+    return {
+        "rule": "brp_post (the brp network) at 512 px, batch 1, fp16: >= 300 FPS",
+        "fps": fps,
+        "met": None if fps is None else fps >= 300.0,
+    }
+
+
+def _passed(record: dict[str, Any]) -> bool:
+    """No speed cell failed, the training smoke run and the fp32 agreement passed."""
+    speed_ok = all(cell["status"] != "failed" for cell in record["speed"])
+    return (
+        speed_ok and record["training"]["status"] == "ok" and record["agreement"]["status"] == "ok"
+    )
+
+
+def _note(progress: bool, text: str) -> None:
+    if progress:
+        print(text, file=sys.stderr, flush=True)
+
+
+def write_record(record: dict[str, Any], path: str | Path) -> Path:
+    """Write the check's JSON atomically."""
+    from endobench.io import write_json_atomic
+
+    return write_json_atomic(Path(path), record)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m endobench.runner.gpu_check [--device D] [--quick] [--out F]``: print the JSON.
+
+    Returns:
+        0 when the check passed, 1 when a probe failed, 2 for a user's error (no GPU here).
+    """
+    from endobench.errors import EndobenchError
+
+    parser = argparse.ArgumentParser(prog="python -m endobench.runner.gpu_check")
+    parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu (default cuda)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, 1-2 iterations")
+    parser.add_argument(
+        "--out", default=None, help=f"write the JSON here too (default: {DOCS_JSON}, GPU runs only)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    args = parser.parse_args(argv)
+    try:
+        record = run_gpu_check(plan_for(args.device, args.quick), not args.no_progress)
+    except EndobenchError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 2
+    out = args.out or (DOCS_JSON if record["device"] == "cuda" and not args.quick else None)
+    if out is not None:
+        write_record(record, out)
+    print(json.dumps(record, indent=2))
+    return 0 if record["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
