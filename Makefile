@@ -3,7 +3,7 @@ VENV    ?= .venv
 PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.endobench-installed
 
-.PHONY: demo test bench lint clean-venv
+.PHONY: demo test bench lint gpu-check clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -21,6 +21,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) -m pytest tests/benchmarks --benchmark-enable --benchmark-columns=min,median,mean,rounds -q
+
+# On a CUDA machine, under 8 minutes: speed, an AMP training smoke run and GPU-against-CPU masks,
+# printed as one JSON and written to docs/gpu-check.json (docs/pipeline.md).
+gpu-check: $(STAMP)
+	$(PYTHON) -m endobench.runner.gpu_check
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check endobench tests
