@@ -27,15 +27,22 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 NAME = "sharded"
 IMAGES = 12  # 10 ClinicDB + 2 Kvasir pairs: two sets, the shards cross the set boundary
-#: Run in every torchrun rank: rank 1 dies (as if killed) before writing its third mask.
+#: Run in every torchrun rank: rank 1 dies (as if killed) at its third mask, once rank 0 has
+#: journaled its whole share (so what is done before the resume does not depend on timing).
 DYING_RANK = """
-import os
+import os, time
+from pathlib import Path
 if os.environ.get("RANK") == "1":
     import endobench.writers.run_folder as _run_folder
     _real_write, _written = _run_folder.write_mask, []
 
     def _dying_write(path, mask):
-        if len(_written) == 2:
+        if len(_written) >= 2:
+            journal = Path(path).parents[3] / ".journal.rank0.jsonl"
+            for _ in range(1200):
+                if journal.is_file() and journal.read_text().count("\\n") >= 6:
+                    break
+                time.sleep(0.05)
             os._exit(3)
         _written.append(path)
         return _real_write(path, mask)
@@ -137,7 +144,7 @@ def test_a_killed_sharded_run_resumes_under_torchrun_or_alone(inputs, single, tm
     assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
     assert (run_dir / RANK_JOURNAL.format(rank=1)).is_file()
     done_before = len(read_journals(run_dir))
-    assert 2 <= done_before < IMAGES
+    assert 6 <= done_before <= 8  # rank 0's share, and at most the two masks rank 1 wrote
     alone = tmp_path / "alone" / NAME
     shutil.copytree(run_dir, alone)
 
