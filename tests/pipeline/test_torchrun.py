@@ -132,6 +132,13 @@ def test_two_cpu_ranks_write_the_single_process_run_folder(inputs, single, tmp_p
     assert timing["end_to_end"]["images"] == IMAGES
     assert timing["fps"]["images_timed"] == IMAGES
 
+    # Rank 0's refusal to overwrite the folder stops every rank with the same one-line error.
+    refused = _torchrun(inputs, tmp_path)
+    assert refused.returncode != 0
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 2 and len(set(errors)) == 1 and "--resume" in errors[0]
+    assert _files(run_dir, "*_mask.jpg") == _files(single, "*_mask.jpg")
+
 
 @pytest.mark.slow
 def test_a_killed_sharded_run_resumes_under_torchrun_or_alone(inputs, single, tmp_path):
