@@ -72,9 +72,7 @@ def prediction_map(
     return np.where(raw > FILE_THRESHOLD, 255, 0).astype(np.uint8)
 
 
-def surface_distances(
-    truth: np.ndarray, prediction: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def surface_distances(truth: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distances between the boundary pixels of two non-empty masks, both ways, as medpy has them.
 
     A mask's boundary is the mask less its erosion by the 4-connected cross (pixels on the image's

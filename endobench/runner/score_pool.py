@@ -8,7 +8,8 @@ per-image results in the manifest's order (:func:`endobench.runner.scoring.score
 score is the same to the byte as scoring one image after another.
 
 Processes, not threads: scipy's morphology and pysodmetrics hold the GIL for long stretches, which
-would stall the timed forward pass. The processes run at a lower priority (:data:`NICENESS`), so
+would stall the timed forward pass. They are forked when the pool opens, before inference starts
+its DataLoader workers and writer threads. The processes run at a lower priority (:data:`NICENESS`), so
 while the model runs they take the cycles it leaves; once inference ends they have every core.
 """
 
@@ -34,6 +35,13 @@ def _lower_priority() -> None:
         os.nice(NICENESS)
     except (AttributeError, OSError):  # no nice on this platform, or not allowed: run as is
         pass
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Fork where the platform has it: nothing to import again, and no ``__main__`` guard needed
+    in a script that calls the runner; the pool forks before the run starts any thread."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 class ScorePool:
@@ -70,10 +78,9 @@ class ScorePool:
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         if self.processes and self._entries:
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                self.processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_lower_priority,
+                self.processes, mp_context=_context(), initializer=_lower_priority
             )
+            self._pool.submit(int)  # start every process now, before threads exist to fork
 
     def submit(self, set_name: str, name: str) -> None:
         """Start scoring one written image (ignored for sets not scored, or without processes)."""

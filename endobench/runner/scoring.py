@@ -21,8 +21,8 @@ import numpy as np
 from endobench.data.readers import read_mask_channel
 from endobench.metrics.detection import DetectionAccumulator, frame_positive
 from endobench.metrics.endocv import binarize, score_pair
-from endobench.metrics.standard import StandardMetrics, file_values
 from endobench.metrics.endocv_summary import EndoCVAccumulator
+from endobench.metrics.standard import StandardMetrics, file_values
 from endobench.writers.masks import mask_path, prob_path, read_prob
 
 
@@ -135,9 +135,7 @@ def score_set(
         else:
             image = results(set_name, entry)
         accumulator.update(entry["name"], image.endocv)
-        detection.update(
-            image.truth_positive, image.pred_positive, frame_scores.get(entry["name"])
-        )
+        detection.update(image.truth_positive, image.pred_positive, frame_scores.get(entry["name"]))
         standard.add(entry["name"], image.standard)
         if progress is not None:
             progress(1)

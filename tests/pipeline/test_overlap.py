@@ -138,7 +138,9 @@ def test_a_failed_write_stops_the_run_and_journals_no_later_image():
 
     outputs = np.zeros(8, dtype=np.float32)
     with pytest.raises(OutputError, match="disk full"):
-        with OutputWriter(_fake_finish, write, lambda l: journal.append(l["name"]), False, 2) as w:
+        with OutputWriter(
+            _fake_finish, write, lambda line: journal.append(line["name"]), False, 2
+        ) as w:
             for i in range(8):
                 w.submit("s", str(i), outputs, i, (2, 2), {"set": "s", "name": str(i)})
     assert journal == ["0", "1", "2"]
