@@ -246,8 +246,9 @@ def infer_shards(
 def timing_with_ranks(
     timing: dict[str, Any], shard: Shard, outcome: ShardOutcome
 ) -> dict[str, Any]:
-    """Add the per-rank figures of a sharded run to its ``timing.json`` (unchanged alone)."""
-    if outcome.ranks is None:
+    """Add the per-rank figures of a sharded run to its ``timing.json`` (unchanged alone, and
+    when no rank had anything left to infer: the earlier session's record stands)."""
+    if outcome.ranks is None or outcome.log.images == 0:
         return timing
     return timing | {
         "distributed": {
