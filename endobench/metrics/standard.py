@@ -162,9 +162,19 @@ def pranet_dice_iou(
     """
     probability = np.asarray(probability)
     if probability.dtype == np.uint8:
-        probability = probability / 255.0
-    predicted = probability >= threshold
-    truth = np.asarray(truth, dtype=bool)
+        predicted = at_least(probability, threshold)
+    else:
+        predicted = probability >= threshold
+    return _dice_iou(np.asarray(truth, dtype=bool), predicted)
+
+
+def at_least(pixels: np.ndarray, threshold: float) -> np.ndarray:
+    """``pixels / 255.0 >= threshold`` for uint8 pixels, by a 256-entry table (same booleans, no
+    float image)."""
+    return (np.arange(256) / 255.0 >= threshold)[pixels]
+
+
+def _dice_iou(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
     tp = int(np.count_nonzero(predicted & truth))
     if tp == 0:
         return 0.0, 0.0
@@ -209,16 +219,30 @@ def image_values(truth: np.ndarray, probability: np.ndarray, name: str = "") -> 
             f"{name}: need a uint8 map of the truth's shape {truth.shape}, got "
             f"{probability.dtype} {probability.shape}"
         )
-    binary = probability / 255.0 >= PRANET_THRESHOLD
+    binary = at_least(probability, PRANET_THRESHOLD)
     hd, hd95 = boundary_hd_pair(truth, binary)
-    dice, iou = pranet_dice_iou(truth, probability)
+    dice, iou = _dice_iou(truth, binary)
     values: dict[str, Any] = {"hd": hd, "hd95": hd95, "dice": dice, "iou": iou}
-    gt255 = truth.astype(np.uint8) * 255
+    pred, gt, options = _sod_inputs(probability, truth.astype(np.uint8) * 255)
     for key, (class_name, lists) in SOD_STEPS.items():
         metric = getattr(py_sod_metrics, class_name)()
-        metric.step(pred=probability, gt=gt255)
+        metric.step(pred=pred, gt=gt, **options)
         values[key] = [getattr(metric, attr)[0] for attr in lists]
     return values
+
+
+def _sod_inputs(pred: np.ndarray, gt255: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """pysodmetrics' inputs, normalised once by its own ``prepare_data`` for all four metrics
+    (each ``step`` would repeat it); read-only, so no metric can change them for the next.
+    Versions without ``prepare_data`` get the raw maps and normalise in each ``step``."""
+    try:
+        from py_sod_metrics.utils import prepare_data
+    except ImportError:
+        return pred, gt255, {}
+    pred, gt = prepare_data(pred, gt255)
+    pred.setflags(write=False)
+    gt.setflags(write=False)
+    return pred, gt, {"normalize": False}
 
 
 def file_values(

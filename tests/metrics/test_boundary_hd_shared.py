@@ -106,16 +106,29 @@ def test_per_image_values_add_up_to_the_sequential_set():
         "mae": py_sod_metrics.MAE(),
     }
     merged = StandardMetrics()
-    hds = []
-    for index in range(12):
-        truth = _blobs(rng, (48, 64), 2)
-        probability = (rng.random((48, 64)) * 255).astype(np.uint8)
+    hds, dices, ious = [], [], []
+    shape = (48, 64)
+    edge = [
+        (np.zeros(shape, bool), np.zeros(shape, np.uint8)),  # empty truth, empty prediction
+        (np.zeros(shape, bool), np.full(shape, 128, np.uint8)),  # constant map (no min-max)
+        (np.ones(shape, bool), np.full(shape, 127, np.uint8)),  # full truth, just below 0.5
+        (np.ones(shape, bool), (rng.random(shape) * 255).astype(np.uint8)),
+    ]
+    for index in range(16):
+        truth = _blobs(rng, shape, 2)
+        probability = (rng.random(shape) * 255).astype(np.uint8)
         if index % 4 == 0:
-            probability = np.where(_blobs(rng, (48, 64), 1), 255, 0).astype(np.uint8)
+            probability = np.where(_blobs(rng, shape, 1), 255, 0).astype(np.uint8)
+        if index < len(edge):
+            truth, probability = edge[index]
         merged.add(f"i{index}", image_values(truth, probability))
+        pred = probability / 255.0 >= 0.5  # PraNet's rule, as written before
+        tp = int((pred & truth).sum())
+        n = int(pred.sum()) + int(truth.sum())
+        dices.append(2 * tp / n if tp else 0.0)
+        ious.append(tp / (n - tp) if tp else 0.0)
         for metric in direct.values():
             metric.step(pred=probability, gt=truth.astype(np.uint8) * 255)
-        pred = probability / 255.0 >= 0.5
         if truth.any() and pred.any():
             hds.append(float(binary.hd(pred, truth)))
     result = merged.compute()
@@ -125,4 +138,7 @@ def test_per_image_values_add_up_to_the_sequential_set():
     em = direct["em"].get_results()["em"]
     assert result["e_measure_adaptive"] == float(em["adp"])
     assert result["e_measure_max"] == float(np.asarray(em["curve"], dtype=np.float64).max())
+    assert result["e_measure_mean"] == float(np.asarray(em["curve"], dtype=np.float64).mean())
     assert result["boundary_hd"] == float(np.mean(hds))
+    assert result["mean_dice_0.5"] == float(np.mean(dices))
+    assert result["mean_iou_0.5"] == float(np.mean(ious))
