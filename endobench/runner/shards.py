@@ -210,19 +210,20 @@ def infer_shards(
     figures, and the rank journals are merged into the run's journal.
 
     ``on_written`` (called with ``(set, name)`` once an image is written, to score it during
-    inference) is used alone only: under torchrun, rank 0 scores every image after the others.
+    inference) is called for the images this process writes when it is rank 0 (alone: every
+    image); under torchrun, rank 0 scores the other ranks' images once they are all done.
     """
     from endobench.runner.inference import infer
 
+    extra = {} if on_written is None or not shard.is_main else {"on_written": on_written}
     if not shard.distributed:
-        extra = {} if on_written is None else {"on_written": on_written}
         log, counts = infer(engine, config, folder, manifest, **extra)
         folder.merge_journals()  # left by an earlier sharded session of this folder
         return ShardOutcome(log, counts)
     folder.journal_rank = shard.rank
     share = shard.select(manifest)
     log, counts = infer(
-        engine, replace(config, progress=config.progress and shard.is_main), folder, share
+        engine, replace(config, progress=config.progress and shard.is_main), folder, share, **extra
     )
     sizes = {
         (set_name, e["name"]): (e.get("height"), e.get("width"))
