@@ -241,14 +241,14 @@ def score_arrays(
         The scores of every pair, in the order given.
     """
     accumulator = EndoCVAccumulator()
-    extra = _standard_accumulator(standard)
+    extra = standard_accumulator(standard)
     for name, truth, prediction in pairs:
         truth = np.asarray(truth)
         if truth.dtype != bool:
             truth = binarize(truth, 0)
         accumulator.update(name, score_pair(truth, prediction, threshold))
         if extra is not None:
-            extra.update(name, truth, _as_probability_map(prediction, truth.shape))
+            extra.update(name, truth, as_probability_map(prediction, truth.shape))
     return _finish(accumulator, extra, test_type, [], [])
 
 
@@ -294,9 +294,9 @@ def score_folders(
     for note in notes:
         warnings.warn(note, ScoringWarning, stacklevel=2)
     accumulator = EndoCVAccumulator()
-    extra = _standard_accumulator(standard)
+    extra = standard_accumulator(standard)
     missing_names: list[str] = []
-    for name, truth_path, pred_path in _track(pairs, progress):
+    for name, truth_path, pred_path in track_scoring(pairs, progress):
         try:
             raw_truth = read_mask_channel(truth_path)
             raw_pred = None if pred_path is None else read_mask_channel(pred_path)
@@ -339,7 +339,8 @@ def _finish(accumulator, extra, test_type, notes, missing_names) -> ScoreResult:
     )
 
 
-def _standard_accumulator(standard: bool):
+def standard_accumulator(standard: bool):
+    """The standard metrics' accumulator when ``standard`` is asked for, else None."""
     if not standard:
         return None
     from endobench.metrics.standard import StandardMetrics
@@ -347,7 +348,7 @@ def _standard_accumulator(standard: bool):
     return StandardMetrics()
 
 
-def _as_probability_map(prediction: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def as_probability_map(prediction: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A prediction as an ``H x W`` uint8 0-255 map at the truth's size (bilinear when resized)."""
     prediction = np.asarray(prediction)
     if prediction.ndim == 3:
@@ -365,7 +366,8 @@ def _as_probability_map(prediction: np.ndarray, shape: tuple[int, int]) -> np.nd
     return prediction
 
 
-def _track(items: list, progress: bool):
+def track_scoring(items: list, progress: bool):
+    """``items`` behind a transient "scoring" progress bar on stderr (none for fewer than two)."""
     if not progress or len(items) < 2:
         return items
     from rich.console import Console

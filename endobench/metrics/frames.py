@@ -32,12 +32,15 @@ from endobench.metrics.detection import (
     frame_positive,
 )
 from endobench.metrics.endocv import binarize, score_pair
+from endobench.metrics.endocv_summary import EndoCVAccumulator
 from endobench.metrics.folders import (
     ScoreResult,
+    as_probability_map,
     list_masks,
     pair_truths_and_predictions,
+    standard_accumulator,
+    track_scoring,
 )
-from endobench.metrics.endocv_summary import EndoCVAccumulator
 from endobench.wording import counted
 
 
@@ -89,10 +92,10 @@ def score_frames(
     """
     frames, notes, skipped = _collect(pred_dir, gt_dir, negatives, positives, missing, on_problem)
     endocv = EndoCVAccumulator()
-    extra = _standard(standard)
+    extra = standard_accumulator(standard)
     detection = DetectionAccumulator(frame_score=FOREGROUND_FRACTION)
     missing_names: list[str] = []
-    for frame in _track(frames, progress):
+    for frame in track_scoring(frames, progress):
         try:
             raw_pred, truth = _read(frame, gt_threshold)
         except DataError as err:
@@ -113,7 +116,9 @@ def score_frames(
             continue
         endocv.update(frame.name, score_pair(truth, raw_pred, pred_threshold))
         if extra is not None:
-            extra.update(frame.name, _truth127(frame, truth), _probability8(called, truth.shape))
+            extra.update(
+                frame.name, _truth127(frame, truth), as_probability_map(called, truth.shape)
+            )
     if not len(detection):
         raise ScoringError(
             f"{pred_dir}: nothing left to score; fix the files ({len(skipped)} skipped)"
@@ -220,31 +225,3 @@ def _truth127(frame: Frame, truth: np.ndarray) -> np.ndarray:
     from endobench.data.readers import read_mask_channel
 
     return binarize(read_mask_channel(frame.truth), 127)
-
-
-def _probability8(called: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    prediction = np.where(called, 255, 0).astype(np.uint8)
-    if prediction.ndim == 3:
-        prediction = prediction[:, :, 0]
-    if prediction.shape != tuple(shape):
-        import cv2
-
-        prediction = cv2.resize(prediction, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-    return prediction
-
-
-def _standard(standard: bool):
-    if not standard:
-        return None
-    from endobench.metrics.standard import StandardMetrics
-
-    return StandardMetrics()
-
-
-def _track(items: list, progress: bool):
-    if not progress or len(items) < 2:
-        return items
-    from rich.console import Console
-    from rich.progress import track
-
-    return track(items, description="scoring", transient=True, console=Console(stderr=True))
