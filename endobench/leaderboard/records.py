@@ -21,6 +21,8 @@ from endobench.wording import counted
 from endobench.writers.run_folder import scores_paths
 
 RECORD_SCHEMA = 1
+#: The mark after an FPS figure whose timing was unstable (leaderboard and compare tables).
+UNSTABLE_MARK = "†"
 
 #: Table metric -> key in the toolkit JSON (``EndoCV2021_seg``).
 TOOLKIT_KEYS = {
@@ -153,6 +155,33 @@ def present_metrics(records: Iterable[Mapping[str, Any]]) -> set[str]:
     return present
 
 
+def timing_stability(timing: Mapping[str, Any]) -> dict[str, Any]:
+    """Return whether a run's ``timing.json`` calls its figures unstable, why, and under what load.
+
+    Timings written before the flag existed have no ``unstable`` key and count as stable.
+    """
+    cond = timing.get("conditions") or {}
+    return {
+        "unstable": bool(timing.get("unstable")),
+        "reasons": list(timing.get("unstable_reasons") or []),
+        "load_average_start": cond.get("load_average_start"),
+        "load_average_end": cond.get("load_average_end"),
+        "usable_cores": cond.get("usable_cores"),
+        "cpu_affinity": cond.get("cpu_affinity"),
+    }
+
+
+def is_unstable(record: Mapping[str, Any]) -> bool:
+    """True when a record's speed figure was flagged unstable (records without the flag: stable)."""
+    return bool((record.get("timing_stability") or {}).get("unstable"))
+
+
+def unstable_reason(record: Mapping[str, Any]) -> str:
+    """The reasons a record's timing is unstable, joined (``"reasons not recorded"`` without)."""
+    reasons = (record.get("timing_stability") or {}).get("reasons") or ["reasons not recorded"]
+    return "; ".join(str(r) for r in reasons)
+
+
 def record_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     """Summarise a finished run folder as a leaderboard record.
 
@@ -203,6 +232,7 @@ def record_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
         "fps": {
             k: fps.get(k) for k in ("fps", "median_ms", "p90_ms", "images_timed", "definition")
         },
+        "timing_stability": timing_stability(timing),
         "throughput_images_per_s": timing.get("throughput", {}).get("images_per_s"),
         "end_to_end_images_per_s": timing.get("end_to_end", {}).get("images_per_s"),
         "sets": sets,

@@ -20,12 +20,15 @@ from typing import Any
 
 from endobench.io import write_text_atomic
 from endobench.leaderboard.records import (
+    UNSTABLE_MARK,
     condition_key,
     default_leaderboard_dir,
     describe_condition,
+    is_unstable,
     load_records,
     present_metrics,
     record_values,
+    unstable_reason,
 )
 from endobench.leaderboard.reported import load_reported, reported_html, reported_markdown
 
@@ -69,7 +72,9 @@ Eφmax, Fβw, MAE as PraNet's evaluation (pysodmetrics); HD95 is the boundary Ha
 detection figures on sets with polyp-free frames. FPS is the forward pass only, batch 1, median
 over images after warm-up, synchronised. Each table holds runs measured under the same conditions
 (device, backend, precision, threads); runs measured elsewhere are in their own table and are not
-ranked against them. Ranked by Dice.
+ranked against them. Ranked by Dice. An FPS marked † was measured while other work competed for
+the cores (`timing.json` calls it unstable): it is shown, but left out of the speed order under
+its table; records made before timings were checked count as stable.
 """
 
 
@@ -140,6 +145,35 @@ def _fps(record: Mapping[str, Any]) -> float | None:
     return (record.get("fps") or {}).get("fps")
 
 
+def _fps_text(record: Mapping[str, Any]) -> str:
+    fps = _fps(record)
+    if fps is None:
+        return "–"
+    return f"{fps:.1f}" + (UNSTABLE_MARK if is_unstable(record) else "")
+
+
+def speed_ranking(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Return the records with a stable FPS figure, fastest first (unstable timings are left out)."""
+    timed = [r for r in rows if _fps(r) is not None and not is_unstable(r)]
+    return sorted(timed, key=lambda r: -float(_fps(r)))
+
+
+def speed_notes(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The notes under a table: its speed order (stable timings only), then each unstable one."""
+    ranked = speed_ranking(rows)
+    notes = []
+    if len(ranked) > 1 or any(is_unstable(r) for r in rows):
+        order = ", ".join(f"{r.get('run')} ({_fps(r):.1f})" for r in ranked)
+        notes.append(f"By FPS, stable timings only: {order}.")
+    for record in rows:
+        if is_unstable(record) and _fps(record) is not None:
+            notes.append(
+                f"{UNSTABLE_MARK} {record.get('run')}: unstable timing: {unstable_reason(record)}; "
+                "its FPS is shown but not ranked."
+            )
+    return notes
+
+
 def _heading(set_name: str, condition: Condition) -> str:
     return f"{set_name} — {describe_condition(condition)}"
 
@@ -175,7 +209,6 @@ def render_markdown(
                 + "|"
             )
             for rank, record in enumerate(rows, start=1):
-                fps = _fps(record)
                 commit = (record.get("environment") or {}).get("git_commit") or ""
                 cells = [
                     str(rank),
@@ -183,12 +216,13 @@ def render_markdown(
                     str(record.get("run")),
                     str(record.get("size")),
                     *(_text(_score(record, set_name, k), d) for k, _, d in columns),
-                    "–" if fps is None else f"{fps:.1f}",
+                    _fps_text(record),
                     str(record["sets"][set_name].get("images", "")),
                     commit[:8],
                 ]
                 lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
             lines.append("")
+            lines += [f"{note}\n" for note in speed_notes(rows)]
     lines += [f"{note}\n" for note in dropped_notes(records) + missing_standard_notes(records)]
     text = "\n".join(lines).rstrip() + "\n"
     if reported:
@@ -248,7 +282,7 @@ def _html_table(set_name: str, rows: Sequence[Mapping[str, Any]], columns) -> li
                 _cell(_score(record, set_name, k), _text(_score(record, set_name, k), d), True)
                 for k, _, d in columns
             ),
-            _cell(fps if fps is not None else -1, "–" if fps is None else f"{fps:.1f}", True),
+            _cell(-1 if fps is None or is_unstable(record) else fps, _fps_text(record), True),
             _cell(record["sets"][set_name].get("images"), numeric=True),
         ]
         out.append("<tr>" + "".join(cells) + "</tr>")
@@ -267,7 +301,9 @@ def render_html(
         f"<style>{_STYLE}</style></head><body>",
         "<h1>endobench leaderboard</h1>",
         "<p>Jac..Hdf: EndoCV2021 toolkit scores (Hdf lower is better); mDice, mIoU: PraNet-style "
-        "(prediction &ge; 0.5). FPS: forward pass only, batch 1, median, after warm-up. One table "
+        "(prediction &ge; 0.5). FPS: forward pass only, batch 1, median, after warm-up; &dagger;: "
+        "unstable timing (other work competed for the cores), shown but not ranked and sorted "
+        "with the missing figures. One table "
         "per data set and measuring conditions (device, backend, precision, threads); click a "
         "header to sort.</p>",
     ]
@@ -279,6 +315,7 @@ def render_html(
         for condition, rows in by_condition.items():
             out.append(f"<h2>{html.escape(_heading(set_name, condition))}</h2>")
             out += _html_table(set_name, rows, columns)
+            out += [f"<p>{html.escape(note)}</p>" for note in speed_notes(rows)]
     out += [
         f"<p>{html.escape(note)}</p>"
         for note in dropped_notes(records) + missing_standard_notes(records)

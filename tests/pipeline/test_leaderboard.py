@@ -289,3 +289,84 @@ def test_mdice_column_always_and_a_note_for_records_without_it(tmp_path):
     assert "| Hdf | mDice | FPS |" in text
     assert "| 0.8839 |" in text and "| – | 10.0 |" in text
     assert "missing (–) for old:" in text and "leaderboard add RUN --force" in text
+
+
+def unstable_timing(run_dir: Path) -> list[str]:
+    """Rewrite a run's timing.json as a run on a loaded machine writes it; return the reasons."""
+    from endobench.runner.conditions import stability
+
+    timing = json.loads((run_dir / "timing.json").read_text())
+    timing["conditions"] |= {
+        "usable_cores": 2,
+        "cpu_affinity": "0-1",
+        "load_average_start": [3.4, 2.9, 2.1],
+        "load_average_end": [5.2, 3.1, 2.2],
+    }
+    spread = {"median_ms": 3468.0, "p90_ms": 4100.0, "min_ms": 47.0, "images_timed": 20}
+    verdict = stability(spread, timing["conditions"])
+    assert verdict["unstable"]
+    timing |= {"unstable": True, "unstable_reasons": verdict["reasons"]}
+    (run_dir / "timing.json").write_text(json.dumps(timing))
+    return verdict["reasons"]
+
+
+@pytest.fixture()
+def shared_machine_runs(sample_pairs, tmp_path):
+    """Three runs under one condition; the fastest-looking one was timed on a loaded machine."""
+    from pipeline_helpers import make_run
+
+    images, masks = sample_pairs
+    runs = tmp_path / "runs"
+    steady = make_run(runs, "steady", images, masks, model="alpha", grow=0, fps=13.6)
+    slow = make_run(runs, "slow", images, masks, model="beta", grow=3, fps=12.7)
+    loaded = make_run(runs, "loaded", images, masks, model="gamma", grow=-3, fps=900.0)
+    return steady, slow, loaded, unstable_timing(loaded)
+
+
+def test_unstable_timing_is_recorded_shown_marked_and_not_ranked(shared_machine_runs, tmp_path):
+    from endobench.leaderboard.records import is_unstable
+    from endobench.leaderboard.render import speed_ranking
+
+    *runs, reasons = shared_machine_runs
+    board = tmp_path / "board"
+    for run in runs:
+        add_record(run, board)
+    records = {r["run"]: r for r in load_records(board)}
+    loaded = records["loaded"]["timing_stability"]
+    assert loaded["unstable"] and loaded["reasons"] == reasons
+    assert (loaded["usable_cores"], loaded["cpu_affinity"]) == (2, "0-1")
+    assert loaded["load_average_start"] == [3.4, 2.9, 2.1]
+    # A timing.json without the flag (written before it existed) counts as stable.
+    assert (
+        not is_unstable(records["steady"])
+        and records["steady"]["timing_stability"]["reasons"] == []
+    )
+    assert [r["run"] for r in speed_ranking(list(records.values()))] == ["steady", "slow"]
+
+    readme, page = render_leaderboard(board)
+    text = readme.read_text()
+    table = text.split("## clinicdb — ")[1]
+    rows = [
+        line.split("|")
+        for line in table.splitlines()
+        if line.startswith("| ") and line[2].isdigit()
+    ]
+    # Accuracy ranking is unaffected: the loaded run keeps its Dice rank.
+    dice = {name: r["sets"]["clinicdb"]["scores"]["dice"] for name, r in records.items()}
+    assert [row[3].strip() for row in rows] == sorted(dice, key=lambda n: -dice[n])
+    fps_cells = {row[3].strip(): row[-4].strip() for row in rows}
+    assert fps_cells == {"steady": "13.6", "slow": "12.7", "loaded": "900.0†"}
+    assert "By FPS, stable timings only: steady (13.6), slow (12.7)." in table
+    assert f"† loaded: unstable timing: {reasons[0]}" in table
+    assert "loaded (900.0)" not in text
+    html = page.read_text()
+    assert "900.0†" in html and html.count("unstable timing: median 3468.0 ms") == 1
+    # Sorting by FPS puts the unstable figure with the missing ones, not first.
+    assert 'data-v="-1">900.0†</td>' in html and 'data-v="13.6">13.6</td>' in html
+
+
+def test_one_stable_record_needs_no_speed_order(shared_machine_runs, tmp_path):
+    steady, *_ = shared_machine_runs
+    add_record(steady, tmp_path / "board")
+    text = render_leaderboard(tmp_path / "board")[0].read_text()
+    assert "By FPS" not in text and "†" not in text.split("## ")[1]
