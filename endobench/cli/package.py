@@ -15,6 +15,31 @@ def _print_problems(problems: list[str]) -> None:
         typer.echo(f"  - {line}", err=True)
 
 
+def _warn(lines: list[str]) -> None:
+    """Print each warning as one ``Warning:`` line."""
+    for line in lines:
+        typer.echo(f"Warning: {line}", err=True)
+
+
+def _zip_timing_warnings(zip_path: Path, times: dict[str, list[float]]) -> list[str]:
+    """Judge each set's ``timeElaspsed`` figures by the run's stability rule (spread only: a zip
+    records no load) and name the sets whose timing is unstable."""
+    from endobench.runner.conditions import stability
+    from endobench.runner.timing import latency_stats
+
+    warnings = []
+    for set_name, millis in sorted(times.items()):
+        if not millis:
+            continue
+        verdict = stability(latency_stats(millis), {})
+        if verdict["unstable"]:
+            warnings.append(
+                f"{zip_path}: {set_name}'s timeElaspsed figures look unstable "
+                f"({'; '.join(verdict['reasons'])}); time the run again on an idle machine"
+            )
+    return warnings
+
+
 def package(
     run: Path | None = typer.Argument(None, help="Run folder written by `endobench run`."),
     out: Path | None = typer.Option(None, "--out", "-o", help="The zip to write."),
@@ -44,6 +69,8 @@ def package(
                 "--check needs --images: the folder of the test images the zip answers"
             )
         report = check_zip(check, images, skip_problems=skip_problems)
+        report.warnings += _zip_timing_warnings(check, report.times)
+        _warn(report.warnings)
         if report.skipped:
             typer.echo(f"skipped {len(report.skipped)} unreadable test image(s):", err=True)
             _print_problems(report.skipped)
@@ -66,6 +93,7 @@ def package(
     except PackageError as err:
         _print_problems(err.problems)
         raise
+    _warn(report.warnings)
     typer.echo(f"wrote {out} ({', '.join(f'{s}: {n} masks' for s, n in report.sets.items())})")
 
 

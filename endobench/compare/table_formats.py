@@ -13,6 +13,7 @@ import io
 
 from endobench.compare.tables import FORMATS, METRICS, Row, Table
 from endobench.errors import ConfigError
+from endobench.leaderboard.records import UNSTABLE_MARK
 
 _LATEX_SPECIALS = (
     ("\\", r"\textbackslash{}"),
@@ -26,7 +27,13 @@ _LATEX_SPECIALS = (
     ("~", r"\textasciitilde{}"),
     ("^", r"\textasciicircum{}"),
 )
-_LATEX_SYMBOLS = (("α", r"$\alpha$"), ("φ", r"$\phi$"), ("β", r"$\beta$"), ("≥", r"$\geq$"))
+_LATEX_SYMBOLS = (
+    ("α", r"$\alpha$"),
+    ("φ", r"$\phi$"),
+    ("β", r"$\beta$"),
+    ("≥", r"$\geq$"),
+    ("†", r"\dag{}"),
+)
 
 
 def latex_escape(text: str) -> str:
@@ -57,6 +64,8 @@ def _cells(table: Table, index: int, bold: tuple[str, str], note: tuple[str, str
             text = f"{bold[0]}{text}{bold[1]}"
         if (index, key) in table.deltas:
             text += f" ({_delta(key, table.deltas[(index, key)])})"
+        if key == "fps" and row.fps_unstable and row.values.get(key) is not None:
+            text += UNSTABLE_MARK
         if key == "fps" and index in table.fps_notes:
             text += f"{note[0]}{table.fps_notes[index]}{note[1]}"
         cells.append(text)

@@ -25,10 +25,13 @@ from typing import Any
 
 from endobench.errors import ConfigError
 from endobench.leaderboard.records import (
+    UNSTABLE_MARK,
     condition_key,
     describe_condition,
+    is_unstable,
     present_metrics,
     record_values,
+    unstable_reason,
 )
 
 #: metric key -> (column title, higher is better, decimals)
@@ -94,6 +97,7 @@ class Row:
     values: dict[str, float | None]
     condition: tuple[str, str, str, str]
     is_baseline: bool = False
+    fps_unstable: str | None = None
 
 
 @dataclass
@@ -231,6 +235,7 @@ def build_table(
                     str(record.get("run")),
                     values,
                     condition_key(record),
+                    fps_unstable=unstable_reason(record) if is_unstable(record) else None,
                 )
             )
             group.append(len(table.rows) - 1)
@@ -263,6 +268,12 @@ def _add_notes(
             "FPS: forward pass only, batch 1, median over images, after warm-up; "
             f"{describe_condition(conditions[0])}."
         )
+    if "fps" in keys:
+        unstable = {r.run: r.fps_unstable for r in table.rows if r.fps_unstable}
+        table.notes += [
+            f"{UNSTABLE_MARK} {run}: unstable timing: {why}; its FPS is shown but not ranked."
+            for run, why in unstable.items()
+        ]
     table.notes += dropped_notes(records)
 
 
@@ -270,6 +281,8 @@ def _mark_best(table: Table, group: list[int]) -> None:
     for key in table.metrics:
         higher = METRICS[key][1]
         candidates = [i for i in group if table.rows[i].values.get(key) is not None]
+        if key == "fps":
+            candidates = [i for i in candidates if not table.rows[i].fps_unstable]
         if key == "fps" and len({table.rows[i].condition for i in candidates}) > 1:
             continue
         if len(candidates) < 2:
@@ -294,7 +307,9 @@ def _mark_deltas(table: Table, group: list[int], baseline: str) -> None:
             row.is_baseline = True
             continue
         for key in table.metrics:
-            if key == "fps" and row.condition != base.condition:
+            if key == "fps" and (
+                row.condition != base.condition or row.fps_unstable or base.fps_unstable
+            ):
                 continue
             if row.values.get(key) is not None and base.values.get(key) is not None:
                 table.deltas[(i, key)] = row.values[key] - base.values[key]

@@ -36,6 +36,7 @@ from endobench.io import atomic_path, is_temporary
 from endobench.wording import counted
 from endobench.writers.masks import SUBMISSION_ROOT, pred_dir_name
 from endobench.writers.run_folder import read_manifest, read_run_json
+from endobench.writers.timing_note import time_entries, timing_warnings
 
 GREY_TOLERANCE = 32
 MAX_GREY_FRACTION = 0.01
@@ -56,11 +57,15 @@ class PackageReport:
     """What a validation found: per-set mask counts and every problem, one line each.
 
     ``skipped`` lists the test images left out with ``skip_problems`` (their size is unknown).
+    ``warnings`` names what is packaged but not to be trusted (an unstable timing), one a line;
+    ``times`` holds each set's per-image milliseconds read from its ``timeElaspsed`` file.
     """
 
     sets: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    times: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -125,6 +130,7 @@ def validate_entries(
             report.problems.append(f"extra file {arcname} (only {root}/<set>_pred/ files belong)")
             continue
         if path.name == f"timeElaspsed{set_name}.txt":
+            report.times[set_name] = time_entries(read)
             continue
         name, ext = _mask_name(path.name)
         if name is None or ext not in MASK_EXTENSIONS:
@@ -268,10 +274,12 @@ def submission_files(run_dir: str | Path) -> list[tuple[str, Path]]:
 
 
 def check_run(run_dir: str | Path) -> PackageReport:
-    """Validate a run folder's submission tree against its manifest."""
+    """Validate a run folder's submission tree against its manifest (and note an unstable timing)."""
     expected = expected_from_run(run_dir)
     files = submission_files(run_dir)
-    return validate_entries(((arc, path.read_bytes) for arc, path in files), expected)
+    report = validate_entries(((arc, path.read_bytes) for arc, path in files), expected)
+    report.warnings = timing_warnings(run_dir)
+    return report
 
 
 def package_run(run_dir: str | Path, out_zip: str | Path, force: bool = False) -> PackageReport:
@@ -305,6 +313,7 @@ def package_run(run_dir: str | Path, out_zip: str | Path, force: bool = False) -
     report = validate_entries(((arc, path.read_bytes) for arc, path in files), expected)
     if not report.ok:
         raise _package_error(f"run {run_dir}", report)
+    report.warnings = timing_warnings(run_dir)
     with atomic_path(out_zip) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
         written_dirs: set[str] = set()
         for arcname, path in files:
