@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -109,6 +108,7 @@ def train_command(
     """Train a model with its published recipe (PraNet's; the seed paper's for brp*)."""
     import torch
 
+    from endobench.distributed_env import launch_place
     from endobench.train import TrainConfig, describe, parse_scales, recipe_for, train
 
     if threads:
@@ -147,7 +147,7 @@ def train_command(
         negative_crops=negative_crops,
     )
     result = train(config)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports
+    if launch_place().is_main:  # under torchrun, only rank 0 reports
         typer.echo(describe(result))
 
 

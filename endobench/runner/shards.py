@@ -23,12 +23,12 @@ the gloo backend.
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from endobench.distributed_env import RankRoles, launch_place
 from endobench.errors import EndobenchError
 from endobench.runner.conditions import usable_cores
 
@@ -52,8 +52,11 @@ WAIT_LIMIT = timedelta(hours=6)
 
 
 @dataclass
-class Shard:
+class Shard(RankRoles):
     """This process's place in a run: its rank among ``world_size`` processes (1 alone).
+
+    ``is_main`` (rank 0 writes the run's shared files) and ``distributed`` come from
+    :class:`endobench.distributed_env.RankRoles`.
 
     Attributes:
         rank: Global rank (0 writes the run's shared files).
@@ -70,16 +73,6 @@ class Shard:
     local_world_size: int = 1
     backend: str | None = None
     initialised_here: bool = False
-
-    @property
-    def is_main(self) -> bool:
-        """True for rank 0, which writes the run's shared files."""
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        """True when several processes share the run."""
-        return self.world_size > 1
 
     def owns(self, index: int) -> bool:
         """Say whether image ``index`` of the manifest is this rank's (``index % world_size``)."""
@@ -142,15 +135,17 @@ class Shard:
         return values
 
 
-def shard_from_env(environ: dict[str, str] | None = None) -> Shard:
-    """Read this process's rank and world from torchrun's environment variables (alone: rank 0 of 1)."""
-    env = os.environ if environ is None else environ
-    world = int(env.get("WORLD_SIZE", "1"))
+def shard_from_env(environ: Mapping[str, str] | None = None) -> Shard:
+    """This process's shard from torchrun's environment variables (alone: rank 0 of 1).
+
+    The variables are read by :func:`endobench.distributed_env.launch_place`.
+    """
+    place = launch_place(environ)
     return Shard(
-        rank=int(env.get("RANK", "0")),
-        world_size=world,
-        local_rank=int(env.get("LOCAL_RANK", "0")),
-        local_world_size=int(env.get("LOCAL_WORLD_SIZE", str(world))),
+        rank=place.rank,
+        world_size=place.world_size,
+        local_rank=place.local_rank,
+        local_world_size=place.local_world_size,
     )
 
 

@@ -1,12 +1,12 @@
 """Process-group helpers: the same training code runs alone or under ``torchrun`` (DDP).
 
-``torchrun --nproc_per_node N`` sets ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; the group is
-created here with gloo on CPU and NCCL on GPU. Only rank 0 writes files and shows progress.
+``torchrun --nproc_per_node N`` sets ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` (read by
+:func:`endobench.distributed_env.launch_place`); the group is created here with gloo on CPU and
+NCCL on GPU. Only rank 0 writes files and shows progress.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -15,28 +15,23 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from endobench.distributed_env import RankRoles, launch_place
 from endobench.predictor import resolve_device
 
 
 @dataclass(frozen=True)
-class DistContext:
-    """Where this process stands: rank, world size and the device it trains on."""
+class DistContext(RankRoles):
+    """Where this process stands: rank, world size and the device it trains on.
+
+    ``is_main`` (rank 0 writes the files) and ``distributed`` come from
+    :class:`endobench.distributed_env.RankRoles`.
+    """
 
     rank: int
     world_size: int
     local_rank: int
     device: torch.device
     initialised_here: bool
-
-    @property
-    def is_main(self) -> bool:
-        """True for the process that writes files (rank 0)."""
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        """True when more than one process trains together."""
-        return self.world_size > 1
 
 
 def setup(device: str = "auto") -> DistContext:
@@ -50,8 +45,8 @@ def setup(device: str = "auto") -> DistContext:
     Raises:
         ConfigError: A device that is not known or not available here.
     """
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    place = launch_place()
+    world_size, local_rank = place.world_size, place.local_rank
     if dist.is_available() and dist.is_initialized():
         dev = resolve_device(device, local_rank)
         return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, dev, False)
