@@ -138,6 +138,15 @@ def train_batch(
     return total, count
 
 
+def rank_batches(state: FoldState, length: int) -> list[list[int]]:
+    """This rank's share of ``length`` validation items (every ``world_size``-th from its rank),
+    in batches of the recipe's batch size."""
+    ctx = state.ctx
+    indices = list(range(ctx.rank, length, ctx.world_size))
+    size = state.recipe.batch_size
+    return [indices[i : i + size] for i in range(0, len(indices), size)]
+
+
 @torch.no_grad()
 def validate(
     state: FoldState, source: Dataset, display: TrainingDisplay
@@ -151,9 +160,7 @@ def validate(
     tic = time.perf_counter()
     model, ctx = state.model, state.ctx
     model.eval()
-    indices = list(range(ctx.rank, len(source), ctx.world_size))
-    size = state.recipe.batch_size
-    batches = [indices[i : i + size] for i in range(0, len(indices), size)]
+    batches = rank_batches(state, len(source))
     loss_sum = dice_sum = count = 0.0
     description = f"{state.plan.label} validation {state.epoch + 1}/{state.recipe.epochs}"
     loader = batch_loader(source, batches, state.config.workers)

@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 import endobench.train.distributed as D
 from endobench.train.display import TrainingDisplay
-from endobench.train.epoch import autocast, to_inputs
+from endobench.train.epoch import autocast, rank_batches, to_inputs
 from endobench.train.fold_state import FoldState
 from endobench.train.pairs import Pair, batch_loader
 
@@ -41,9 +41,7 @@ def validate_negatives(
     tic = time.perf_counter()
     model, ctx = state.model, state.ctx
     model.eval()
-    indices = list(range(ctx.rank, len(source), ctx.world_size))
-    size = state.recipe.batch_size
-    batches = [indices[i : i + size] for i in range(0, len(indices), size)]
+    batches = rank_batches(state, len(source))
     called = count = 0.0
     description = f"{state.plan.label} negatives {state.epoch + 1}/{state.recipe.epochs}"
     with display.batches(description, len(batches)) as advance:
