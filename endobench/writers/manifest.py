@@ -30,6 +30,15 @@ def read_manifest(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     path = Path(run_dir) / MANIFEST_JSON
     if not path.is_file():
         raise ConfigError(f"{path} not found: {run_dir} is not an endobench run folder")
+    return read_run_file(path)
+
+
+def read_run_file(path: Path) -> Any:
+    """Read one JSON file of a run folder (``manifest.json``, ``run.json``).
+
+    Raises:
+        ConfigError: It is not valid JSON (naming it, and ``--force`` as the fix).
+    """
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:

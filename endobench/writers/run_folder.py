@@ -41,6 +41,7 @@ from endobench.writers.manifest import (
     fill_sizes,
     manifest_hash,
     read_manifest,
+    read_run_file,
     write_manifest,
 )
 from endobench.writers.masks import (
@@ -145,12 +146,7 @@ def read_run_json(run_dir: str | Path, required: bool = True) -> dict[str, Any] 
         if required:
             raise ConfigError(f"{path} not found: {run_dir} is not a finished endobench run folder")
         return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ConfigError(
-            f"{path} is not valid JSON ({err.msg}); rerun the run with --force"
-        ) from err
+    return read_run_file(path)
 
 
 def write_run_json(run_dir: str | Path, info: Mapping[str, Any]) -> Path:

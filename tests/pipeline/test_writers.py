@@ -8,7 +8,7 @@ import pytest
 
 from endobench.errors import ConfigError
 from endobench.metrics import score_pair
-from endobench.writers.manifest import manifest_hash
+from endobench.writers.manifest import manifest_hash, read_manifest
 from endobench.writers.masks import (
     encode_mask_jpeg,
     mask_path,
@@ -16,7 +16,7 @@ from endobench.writers.masks import (
     read_prediction,
     write_mask,
 )
-from endobench.writers.run_folder import prepare_run_dir, write_run_json
+from endobench.writers.run_folder import prepare_run_dir, read_run_json, write_run_json
 from endobench.writers.time_file import format_time_file, parse_time_file
 
 
@@ -107,3 +107,11 @@ def test_manifest_hash_ignores_order_but_not_content():
     b = {"s": list(reversed(a["s"]))}
     c = {"s": [dict(a["s"][0], sha256="z"), a["s"][1]]}
     assert manifest_hash(a) == manifest_hash(b) != manifest_hash(c)
+
+
+def test_a_corrupt_manifest_or_run_json_is_one_error_naming_the_file(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"kvasir": [', encoding="utf-8")
+    (tmp_path / "run.json").write_text('{"name": "r", "sta', encoding="utf-8")
+    for read, name in ((read_manifest, "manifest.json"), (read_run_json, "run.json")):
+        with pytest.raises(ConfigError, match=rf"{name} is not valid JSON .*--force"):
+            read(tmp_path)
