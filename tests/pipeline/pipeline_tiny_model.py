@@ -13,36 +13,52 @@ FIT_SIZE = 64
 
 
 class TinyNet(nn.Module):
-    """Three convolutions; ``forward`` returns a one-element list of logit maps at input size."""
+    """Three convolutions; ``forward`` returns a one-element list of logit maps at input size.
 
-    def __init__(self) -> None:
+    Args:
+        downsample: The second convolution halves the map and a bilinear resize restores it (the
+            operators the real networks export); else a dilated convolution keeps the size.
+    """
+
+    def __init__(self, downsample: bool = False) -> None:
         super().__init__()
+        self.downsample = downsample
         self.body = nn.Sequential(
             nn.Conv2d(3, 8, 3, padding=1),
             nn.BatchNorm2d(8),
             nn.ReLU(),
-            nn.Conv2d(8, 8, 3, padding=2, dilation=2),
+            nn.Conv2d(8, 8, 3, stride=2, padding=1)
+            if downsample
+            else nn.Conv2d(8, 8, 3, padding=2, dilation=2),
             nn.ReLU(),
             nn.Conv2d(8, 1, 1),
         )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return [self.body(x)]
+        logits = self.body(x)
+        if self.downsample:
+            logits = nn.functional.interpolate(
+                logits, scale_factor=2, mode="bilinear", align_corners=False
+            )
+        return [logits]
+
+
+def register_tiny(name: str, input_size: int, description: str, downsample: bool = False) -> str:
+    """Register a :class:`TinyNet` as ``name`` once per process and return the name."""
+    from endobench.models import is_registered, register_model
+
+    if not is_registered(name):
+
+        @register_model(name=name, input_size=input_size, num_outputs=1, description=description)
+        def tiny(**kwargs):
+            return TinyNet(downsample)
+
+    return name
 
 
 def register() -> str:
     """Register ``pipeline_tiny`` once per process and return its name."""
-    from endobench.models import is_registered, register_model
-
-    if not is_registered(MODEL_NAME):
-
-        @register_model(
-            name=MODEL_NAME, input_size=FIT_SIZE, num_outputs=1, description="pipeline test net"
-        )
-        def pipeline_tiny(**kwargs):
-            return TinyNet()
-
-    return MODEL_NAME
+    return register_tiny(MODEL_NAME, FIT_SIZE, "pipeline test net")
 
 
 def fit_weights(sample_folder: Path, out: Path, steps: int = 60) -> Path:
