@@ -17,14 +17,6 @@ from endobench.metrics.endocv import (
     score_masks,
     score_pair,
 )
-from endobench.metrics.folders import (
-    ScoreResult,
-    pair_truths_and_predictions,
-    read_truth,
-    score_arrays,
-    score_folders,
-)
-from endobench.metrics.row_hausdorff import row_hausdorff
 from endobench.metrics.endocv_summary import (
     EndoCVAccumulator,
     ScoringWarning,
@@ -34,6 +26,14 @@ from endobench.metrics.endocv_summary import (
     write_per_image_csv,
     write_summary_json,
 )
+from endobench.metrics.folders import (
+    ScoreResult,
+    pair_truths_and_predictions,
+    read_truth,
+    score_arrays,
+    score_folders,
+)
+from endobench.metrics.row_hausdorff import row_hausdorff
 
 __all__ = [
     "CSV_COLUMNS",

@@ -31,13 +31,19 @@ import numpy as np
 
 from endobench.data.pairing import list_images, numbered_mask_key, strip_mask_suffix
 from endobench.data.readers import IMAGE_SUFFIXES, read_mask_channel
-from endobench.errors import DataError, ScoringError
+from endobench.errors import ScoringError
 from endobench.metrics.endocv import ImageScores, binarize, score_pair
 from endobench.metrics.endocv_summary import (
     EndoCVAccumulator,
     ScoringWarning,
     write_per_image_csv,
     write_summary_json,
+)
+from endobench.metrics.score_steps import (
+    as_probability_map,
+    read_or_skip,
+    standard_accumulator,
+    track_scoring,
 )
 
 #: File extensions read as masks (lower case): the data layer's image suffixes.
@@ -297,14 +303,10 @@ def score_folders(
     extra = standard_accumulator(standard)
     missing_names: list[str] = []
     for name, truth_path, pred_path in track_scoring(pairs, progress):
-        try:
-            raw_truth = read_mask_channel(truth_path)
-            raw_pred = None if pred_path is None else read_mask_channel(pred_path)
-        except DataError as err:
-            if on_problem == "error":
-                raise
-            skipped.append(str(err))
+        raws = read_or_skip(on_problem, skipped, _read_raw_pair, truth_path, pred_path)
+        if raws is None:
             continue
+        raw_truth, raw_pred = raws
         truth = binarize(raw_truth, gt_threshold)
         if raw_pred is None:
             missing_names.append(name)
@@ -339,41 +341,13 @@ def _finish(accumulator, extra, test_type, notes, missing_names) -> ScoreResult:
     )
 
 
-def standard_accumulator(standard: bool):
-    """The standard metrics' accumulator when ``standard`` is asked for, else None."""
-    if not standard:
-        return None
-    from endobench.metrics.standard import StandardMetrics
-
-    return StandardMetrics()
-
-
-def as_probability_map(prediction: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A prediction as an ``H x W`` uint8 0-255 map at the truth's size (bilinear when resized)."""
-    prediction = np.asarray(prediction)
-    if prediction.ndim == 3:
-        prediction = prediction[:, :, 0]
-    if prediction.dtype == bool:
-        prediction = prediction.astype(np.uint8) * 255
-    elif prediction.dtype != np.uint8:
-        raise ValueError(
-            f"standard metrics need a bool or uint8 prediction, got {prediction.dtype}"
-        )
-    if prediction.shape != tuple(shape):
-        import cv2
-
-        prediction = cv2.resize(prediction, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-    return prediction
-
-
-def track_scoring(items: list, progress: bool):
-    """``items`` behind a transient "scoring" progress bar on stderr (none for fewer than two)."""
-    if not progress or len(items) < 2:
-        return items
-    from rich.console import Console
-    from rich.progress import track
-
-    return track(items, description="scoring", transient=True, console=Console(stderr=True))
+def _read_raw_pair(
+    truth_path: Path, pred_path: Path | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The raw truth and prediction (None when missing), read by the toolkit's channel-0 rule."""
+    return read_mask_channel(truth_path), (
+        None if pred_path is None else read_mask_channel(pred_path)
+    )
 
 
 def _listing(names: list[str]) -> str:

@@ -33,11 +33,10 @@ from endobench.metrics.detection import (
 )
 from endobench.metrics.endocv import binarize, score_pair
 from endobench.metrics.endocv_summary import EndoCVAccumulator
-from endobench.metrics.folders import (
-    ScoreResult,
+from endobench.metrics.folders import ScoreResult, list_masks, pair_truths_and_predictions
+from endobench.metrics.score_steps import (
     as_probability_map,
-    list_masks,
-    pair_truths_and_predictions,
+    read_or_skip,
     standard_accumulator,
     track_scoring,
 )
@@ -96,13 +95,10 @@ def score_frames(
     detection = DetectionAccumulator(frame_score=FOREGROUND_FRACTION)
     missing_names: list[str] = []
     for frame in track_scoring(frames, progress):
-        try:
-            raw_pred, truth = _read(frame, gt_threshold)
-        except DataError as err:
-            if on_problem == "error":
-                raise
-            skipped.append(str(err))
+        read = read_or_skip(on_problem, skipped, _read, frame, gt_threshold)
+        if read is None:
             continue
+        raw_pred, truth = read
         if raw_pred is None:
             missing_names.append(frame.name)
             raw_pred = np.zeros(truth.shape if truth is not None else (1, 1), dtype=np.uint8)
