@@ -17,6 +17,7 @@ from typing import Any
 
 from endobench.errors import ConfigError, EndobenchError
 from endobench.io import write_json_atomic
+from endobench.metrics.detection import DETECTION_KEYS
 from endobench.wording import counted
 from endobench.writers.run_folder import scores_paths
 
@@ -48,15 +49,6 @@ STANDARD_KEYS = {
     "hd95": "boundary_hd95",
 }
 #: Frame-level detection figures kept from the ``"detection"`` object of ``scores/<SET>.json``.
-DETECTION_KEYS = (
-    "n_positive_frames",
-    "n_negative_frames",
-    "fp_frame_rate",
-    "sensitivity",
-    "specificity",
-    "auroc",
-    "frame_score",
-)
 
 
 def default_leaderboard_dir(start: str | os.PathLike | None = None) -> Path:
