@@ -18,6 +18,8 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,15 +28,26 @@ from endobench.runner.scoring import ImageResult, score_image
 
 #: How much lower the scoring processes' priority is than the run's (``os.nice``).
 NICENESS = 5
+#: How often a scoring process checks that the run's process still exists.
+WATCH_SECONDS = 1.0
 
 Manifest = dict[str, list[dict[str, Any]]]
 
 
-def _lower_priority() -> None:
+def _start_worker(parent: int) -> None:
+    """Run at a lower priority, and end when the run's process is gone (even killed with ``kill
+    -9``: the forked workers hold the task queue open for each other and would wait forever)."""
     try:
         os.nice(NICENESS)
     except (AttributeError, OSError):  # no nice on this platform, or not allowed: run as is
         pass
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(WATCH_SECONDS)
+    os._exit(1)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -78,7 +91,10 @@ class ScorePool:
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         if self.processes and self._entries:
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                self.processes, mp_context=_context(), initializer=_lower_priority
+                self.processes,
+                mp_context=_context(),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
             self._pool.submit(int)  # start every process now, before threads exist to fork
 
