@@ -66,4 +66,22 @@ def make_loader(
         pin_memory=pin_memory,
         prefetch_factor=2 if num_workers > 0 else None,
         persistent_workers=False,
+        worker_init_fn=lower_priority if num_workers > 0 else None,
     )
+
+
+#: How much lower than the forward pass's the priority of decoding and writing is (``os.nice``):
+#: when they want more than the cores torch leaves, the forward pass keeps its own.
+HELPER_NICENESS = 2
+
+
+def lower_priority(_worker: int | None = None) -> None:
+    """Lower the calling worker process's (or, on Linux, thread's) priority by ``HELPER_NICENESS``."""
+    import os
+    import threading
+
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), current + HELPER_NICENESS)
+    except (AttributeError, OSError):  # no priorities here, or not allowed: run as is
+        pass

@@ -27,7 +27,7 @@ from typing import Any
 from endobench.runner.scoring import ImageResult, score_image
 
 #: How much lower the scoring processes' priority is than the run's (``os.nice``).
-NICENESS = 5
+NICENESS = 19
 #: How often a scoring process checks that the run's process still exists.
 WATCH_SECONDS = 1.0
 

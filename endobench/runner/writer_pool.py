@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from endobench.runner.loading import lower_priority
+
 #: Images waiting to be written, per writer thread, before ``submit`` waits for the oldest.
 PENDING_PER_THREAD = 4
 
@@ -67,7 +69,9 @@ class OutputWriter:
         self._save_prob = save_prob
         self._on_written = on_written
         self._pool = (
-            concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="endobench-writer")
+            concurrent.futures.ThreadPoolExecutor(
+                threads, thread_name_prefix="endobench-writer", initializer=lower_priority
+            )
             if threads > 0
             else None
         )
