@@ -89,8 +89,8 @@ def score(
     """Score predictions with the EndoCV2021 toolkit's exact numbers (no torch)."""
     import warnings
 
-    from endobench.metrics.folders import score_folders
     from endobench.metrics.endocv_summary import ScoringWarning
+    from endobench.metrics.folders import score_folders
 
     for path in (json_file, csv_file):
         if path is not None and path.exists() and not overwrite:

@@ -27,8 +27,8 @@ from endobench.train.display import TrainingDisplay
 from endobench.train.epoch import train_epoch, validate
 from endobench.train.fold_plan import FoldPlan, plan_training
 from endobench.train.fold_state import FoldState, open_fold_state
-from endobench.train.negative_validation import validate_negatives
 from endobench.train.negative_mix import describe_mix, training_pairs
+from endobench.train.negative_validation import validate_negatives
 from endobench.train.options import TrainConfig
 from endobench.train.outputs import write_epoch_outputs, write_summary
 from endobench.train.pairs import Pair, ResizedPairs, cache_pairs

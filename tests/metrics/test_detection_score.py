@@ -12,9 +12,9 @@ import pytest
 
 from endobench.errors import DataError, ScoringError
 from endobench.metrics.detection import FOREGROUND_FRACTION
+from endobench.metrics.endocv_summary import ScoringWarning, load_summary
 from endobench.metrics.folders import score_folders
 from endobench.metrics.frames import score_frames
-from endobench.metrics.endocv_summary import ScoringWarning, load_summary
 
 H, W = 24, 32
 

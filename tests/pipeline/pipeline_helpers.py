@@ -81,9 +81,7 @@ def make_run(
     write_manifest(run_dir, {set_name: entries})
     write_time_file(run_dir, set_name, times)
     scores = score_set(run_dir, set_name, entries, use_prob=False)
-    paths = RunFolder(run_dir).write_scores(
-        set_name, scores.summary, scores.rows, scores.standard
-    )
+    paths = RunFolder(run_dir).write_scores(set_name, scores.summary, scores.rows, scores.standard)
     write_run_json(
         run_dir,
         {
