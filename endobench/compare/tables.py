@@ -77,7 +77,7 @@ FORMATS = ("md", "csv", "latex", "html")
 LEGEND = {
     "endocv": "Jac, Dice, F2, PPV, Rec, Acc, Hdf: EndoCV2021 toolkit (written masks > 0, mean over "
     "images; Hdf = row Hausdorff normalised by the set's largest, lower is better).",
-    "standard": "mDice, mIoU: PraNet-style mean Dice/IoU (prediction >= 0.5, truth > 127); Sα, "
+    "standard": "mDice, mIoU: PraNet-style mean Dice/IoU (written mask and truth pixels > 127); Sα, "
     "Eφmax, mEφ, Fβw, MAE: pysodmetrics as PraNet's evaluation; HD95: boundary Hausdorff 95th "
     "percentile in pixels (medpy). Lower is better for MAE and HD95.",
     "detection": "FP frames, Sens., Spec., AUROC: frame level (a frame is positive when its mask "

@@ -66,7 +66,7 @@ with `endobench run --record` or `endobench leaderboard add RUN`). Do not edit b
 
 Jac, Dice, F2, PPV, Rec, Acc, Hdf are the EndoCV2021 toolkit's scores (written masks > 0, mean
 over images; Hdf is the set-normalised row Hausdorff distance, lower is better). mDice and mIoU are
-PraNet-style (prediction >= 0.5, truth > 127): the mean Dice papers on Kvasir/ClinicDB quote. Sα,
+PraNet-style (written mask and truth pixels > 127): the mean Dice papers on Kvasir/ClinicDB quote. Sα,
 Eφmax, Fβw, MAE as PraNet's evaluation (pysodmetrics); HD95 is the boundary Hausdorff distance's
 95th percentile in pixels (lower is better). FP frames, Sens., Spec., AUROC are frame-level
 detection figures on sets with polyp-free frames. FPS is the forward pass only, batch 1, median
