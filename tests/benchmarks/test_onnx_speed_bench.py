@@ -81,9 +81,6 @@ def machine() -> dict[str, object]:
 @pytest.fixture(scope="module")
 def setup(request, tmp_path_factory):
     """Threads, the input image, and every predictor (exports built once, in a temporary folder)."""
-    options = request.config.getoption
-    if options("benchmark_disable", False) and not options("benchmark_enable", False):
-        pytest.skip("timed only with --benchmark-enable (make bench)")
     from endobench.export import export_onnx
     from endobench.export.onnx import reference_images
     from endobench.predictor import Predictor

@@ -48,16 +48,9 @@ def machine() -> dict[str, object]:
     return {"cpu": cpu_name(), "usable_cores": len(usable_cores()), "load_average": load_average()}
 
 
-def _enabled(request) -> None:
-    options = request.config.getoption
-    if options("benchmark_disable", False) and not options("benchmark_enable", False):
-        pytest.skip("timed only with --benchmark-enable (make bench)")
-
-
 @pytest.fixture
 def inputs(request, shared_data, tmp_path_factory):
     """The two input sets (the negatives as links in a temporary folder)."""
-    _enabled(request)
     frames = sorted((shared_data / "PolypGen-negatives").rglob("*.jpg"))[::4][:IMAGES]
     folder = tmp_path_factory.mktemp("negatives")
     for frame in frames:
@@ -140,7 +133,6 @@ def test_end_to_end(benchmark, inputs, set_name, variant, monkeypatch):
 
 def test_targets(request):
     """Print the table; assert the targets when the machine was not loaded beyond its cores."""
-    _enabled(request)
     if not RESULTS:
         pytest.skip("no row ran")
     info = machine()
