@@ -104,6 +104,17 @@ def train_command(
         "--negative-crops/--no-negative-crops",
         help="Also train on crops of positive images away from the polyp (default: with --negatives).",
     ),
+    frame_share: float = typer.Option(
+        None,
+        "--frame-share",
+        help="With --negatives: share of positives shown framed in a negative frame, whose view "
+        "crops also train (recipe: 0.25; 0: off).",
+    ),
+    freeze_norm: bool = typer.Option(
+        None,
+        "--freeze-norm/--no-freeze-norm",
+        help="Keep BatchNorm statistics of the starting weights (fine-tuning; recipe: off).",
+    ),
 ) -> None:
     """Train a model with its published recipe (PraNet's; the seed paper's for brp*)."""
     import torch
@@ -121,6 +132,8 @@ def train_command(
         clip=clip,
         scales=parse_scales(scales) if scales else None,
         negative_fraction=negative_fraction,
+        frame_share=frame_share,
+        freeze_norm=freeze_norm,
     )
     config = TrainConfig(
         model=model,

@@ -45,6 +45,16 @@ def autocast(state: FoldState):
     )
 
 
+def training_mode(state: FoldState) -> None:
+    """Put the model in training mode; with ``Recipe.freeze_norm``, its BatchNorm layers stay in
+    eval mode (their running statistics are used and kept, their scale and shift still train)."""
+    state.net.train()
+    if state.recipe.freeze_norm:
+        for module in state.net.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+
 def epoch_batches(state: FoldState, n_images: int, epoch: int) -> list[list[int]]:
     """This rank's batches of epoch ``epoch``: an order that depends on ``(seed, epoch)`` only.
 
@@ -81,7 +91,7 @@ def train_epoch(
     """
     tic = time.perf_counter()
     epoch = state.epoch + 1
-    state.net.train()
+    training_mode(state)
     batches = epoch_batches(state, len(source), epoch)
     resumed = state.resumed_partial()
     skip = resumed["batches_done"] if resumed else 0
@@ -180,7 +190,7 @@ def validate(
             count += len(images)
             advance(len(images) * ctx.world_size)
     loss_sum, dice_sum, count = D.all_sum(ctx, [loss_sum, dice_sum, count])
-    model.train()
+    training_mode(state)
     return loss_sum / count, dice_sum / count, time.perf_counter() - tic
 
 

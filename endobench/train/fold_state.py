@@ -260,10 +260,14 @@ def run_identity(
     """What must match for ``--resume`` to continue a run (the epoch count may grow)."""
     recipe_dict = recipe.to_dict()
     recipe_dict.pop("epochs")
+    if not recipe_dict.get("freeze_norm"):  # identities of earlier versions stay valid
+        recipe_dict.pop("freeze_norm", None)
     negatives = data_info.get("negative_train_ids", []) + data_info.get("negative_val_ids", [])
     uses_negatives = bool(negatives) or bool(data_info.get("negative_crops"))
     if not uses_negatives:  # runs without negatives keep the identity of earlier versions
         recipe_dict.pop("negative_fraction", None)
+    if not data_info.get("negative_train_ids"):  # framing needs real negative frames
+        recipe_dict.pop("frame_share", None)
     identity = {
         "model": config.model,
         "model_kwargs": {k: v for k, v in config.model_kwargs.items() if jsonable(v)},

@@ -79,8 +79,12 @@ def train_fold(
     if state.finished:
         return state.result()
     crops = bool(plan.data_info.get("negative_crops"))
-    with display.task("choosing negative crops", total=len(plan.train_pairs) * crops) as advance:
-        pairs, mix = training_pairs(plan, config.seed, recipe.negative_fraction, advance)
+    framing = len(plan.negative_train) if recipe.frame_share > 0 else 0
+    total = len(plan.train_pairs) * crops + framing
+    with display.task("choosing negative crops and views", total=total) as advance:
+        pairs, mix = training_pairs(
+            plan, config.seed, recipe.negative_fraction, advance, recipe.frame_share
+        )
     state.mix = mix if mix.has_negatives else None
     negatives_line = describe_mix(plan, mix, recipe.batch_size)
     if negatives_line:

@@ -17,8 +17,9 @@ Two kinds of negatives train with the structure loss against an all-background t
   fits are skipped. The choice depends only on the seed and the sample id.
 
 Each batch of ``B`` images holds ``round(B * negative_fraction)`` negatives (at least one when the
-fraction is positive, at most ``B - 1``), taken alternately from the real frames and the crops when
-both exist; the rest are positives in the usual seeded order. An epoch still passes over every
+fraction is positive, at most ``B - 1``), taken alternately from the real frames (with their view
+crops) and the crops when both exist; the rest are positives in the usual seeded order, a
+``frame_share`` of them framed in a real negative frame (:mod:`endobench.train.frame_context`). An epoch still passes over every
 positive once, so it has ``1 / (1 - fraction)`` times as many images; negatives are drawn from
 per-epoch seeded permutations and repeat once used up.
 """
@@ -36,6 +37,7 @@ import numpy as np
 from torch.utils.data import DistributedSampler
 
 from endobench.errors import ConfigError, DataError
+from endobench.train.frame_context import framed_order, framed_positives, view_boxes, view_crops
 from endobench.train.pairs import Pair
 
 MIN_CROP_SCALE = 0.3
@@ -185,19 +187,31 @@ def negative_crops(
 
 @dataclass(frozen=True)
 class TrainingMix:
-    """How a run's training source is laid out: positives first, then real negatives, then crops.
+    """How a run's training source is laid out: positives, real negatives, their view crops,
+    negative crops, framed positives.
 
     Attributes:
         n_positive: Positive pairs (indices ``0 .. n_positive - 1``).
         n_real: Real negative frames (the next indices).
-        n_crops: Negative crops (the last indices).
+        n_crops: Negative crops of positives (after the view crops).
         fraction: The share of each batch that is negatives (``Recipe.negative_fraction``).
+        n_views: Real negative frames cropped to their view (right after the real frames).
+        n_framed: Framed positives (the last indices; ``n_positive`` of them, or none).
+        frame_share: The share of positive slots that take the framed version.
     """
 
     n_positive: int
     n_real: int = 0
     n_crops: int = 0
     fraction: float = 0.0
+    n_views: int = 0
+    n_framed: int = 0
+    frame_share: float = 0.0
+
+    @property
+    def framed_start(self) -> int:
+        """Index of the first framed positive."""
+        return self.n_positive + self.n_real + self.n_views + self.n_crops
 
     @property
     def has_negatives(self) -> bool:
@@ -234,6 +248,8 @@ def epoch_batches(
     )
     sampler.set_epoch(epoch)
     order = list(sampler)
+    if mix.n_framed and mix.frame_share > 0:
+        order = framed_order(order, mix.framed_start, mix.frame_share, (seed, epoch, rank, 2))
     n_neg = negatives_per_batch(per_rank, mix.fraction) if mix.has_negatives else 0
     step = per_rank - n_neg
     batches = [order[i : i + step] for i in range(0, len(order), step)]
@@ -242,7 +258,10 @@ def epoch_batches(
     streams = [
         _stream(start, count, (seed, epoch, rank, kind))
         for kind, (start, count) in enumerate(
-            [(mix.n_positive, mix.n_real), (mix.n_positive + mix.n_real, mix.n_crops)]
+            [
+                (mix.n_positive, mix.n_real + mix.n_views),
+                (mix.n_positive + mix.n_real + mix.n_views, mix.n_crops),
+            ]
         )
         if count
     ]
@@ -314,23 +333,37 @@ def attach_negatives(
 
 
 def training_pairs(
-    plan: Any, seed: int, fraction: float, advance: Callable[[int], None] | None = None
+    plan: Any,
+    seed: int,
+    fraction: float,
+    advance: Callable[[int], None] | None = None,
+    frame_share: float = 0.0,
 ) -> tuple[list[Pair], TrainingMix]:
-    """A fold's training pairs in the :class:`TrainingMix` layout (positives, real negatives, crops).
+    """A fold's training pairs in the :class:`TrainingMix` layout.
 
     Args:
         plan: The fold plan (``train_pairs``, ``negative_train``, ``data_info["negative_crops"]``).
-        seed: The run's seed (it chooses the crops).
+        seed: The run's seed (it chooses the crops and the donors).
         fraction: ``Recipe.negative_fraction``.
-        advance: Progress callback while the crops are chosen.
+        advance: Progress callback while the crops are chosen and the frames' views found.
+        frame_share: ``Recipe.frame_share``; with real negatives and a positive share, their
+            view crops and framed positives join the source.
     """
     positives = list(plan.train_pairs)
     if fraction <= 0:
         return positives, TrainingMix(len(positives))
     real = list(getattr(plan, "negative_train", []))
     crops = negative_crops(positives, seed, advance) if plan.data_info.get("negative_crops") else []
-    mix = TrainingMix(len(positives), len(real), len(crops), fraction)
-    return [*positives, *real, *crops], mix
+    views: list[Pair] = []
+    framed: list[Pair] = []
+    if real and frame_share > 0:
+        boxes = view_boxes(real, advance)
+        views = view_crops(real, boxes)
+        framed = framed_positives(positives, real, boxes, seed)
+    mix = TrainingMix(
+        len(positives), len(real), len(crops), fraction, len(views), len(framed), frame_share
+    )
+    return [*positives, *real, *views, *crops, *framed], mix
 
 
 def describe_mix(plan: Any, mix: TrainingMix, batch_size: int) -> str | None:
@@ -348,6 +381,11 @@ def describe_mix(plan: Any, mix: TrainingMix, batch_size: int) -> str | None:
             f"{mix.n_real} frames of {n_seq} sequences and {mix.n_crops} crops train "
             f"({share} of every {batch_size} images)"
         )
+        if mix.n_framed:
+            parts.append(
+                f"{mix.n_views} frames also as view crops, {mix.frame_share:g} of positives "
+                "framed in a negative frame"
+            )
     if val:
         parts.append(f"{len(val)} frames of {len({p.sequence for p in val})} sequences validate")
     return "negatives: " + ", ".join(parts)

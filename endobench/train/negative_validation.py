@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 import endobench.train.distributed as D
 from endobench.train.display import TrainingDisplay
-from endobench.train.epoch import autocast, rank_batches, to_inputs
+from endobench.train.epoch import autocast, rank_batches, to_inputs, training_mode
 from endobench.train.fold_state import FoldState
 from endobench.train.pairs import Pair, batch_loader
 
@@ -62,5 +62,5 @@ def validate_negatives(
             count += len(batch)
             advance(len(batch) * ctx.world_size)
     called, count = D.all_sum(ctx, [called, count])
-    model.train()
+    training_mode(state)
     return called / max(count, 1), time.perf_counter() - tic

@@ -107,6 +107,9 @@ def _negatives_record(state: FoldState) -> dict:
         "crops": info["negative_crops"],
         "n_crops": mix.n_crops if mix else 0,
         "fraction": state.recipe.negative_fraction,
+        "n_view_crops": mix.n_views if mix else 0,
+        "n_framed_positives": mix.n_framed if mix else 0,
+        "frame_share": mix.frame_share if mix and mix.n_framed else 0.0,
     }
 
 

@@ -34,7 +34,10 @@ class Pair:
         mask: The mask file; None trains as all background (a negative frame or crop).
         sequence: The video sequence of a negative frame (negatives split by sequence), or None.
         crop: ``(x0, y0, x1, y1)``: train on this box of the image only (a negative crop taken
-            away from the polyp, see :mod:`endobench.train.negative_mix`), or None for the whole image.
+            away from the polyp, see :mod:`endobench.train.negative_mix`, or a negative frame's
+            view), or None for the whole image.
+        frame: ``(donor frame, its view box)``: train on the image framed in the donor
+            (:func:`paste_in_frame`, :mod:`endobench.train.frame_context`), or None.
     """
 
     id: str
@@ -42,6 +45,7 @@ class Pair:
     mask: Path | None
     sequence: str | None = None
     crop: tuple[int, int, int, int] | None = None
+    frame: tuple[Path, tuple[int, int, int, int]] | None = None
 
 
 def resolve_pairs(
@@ -160,11 +164,40 @@ def load_resized_pair(pair: Pair, size: int, keep_original_mask: bool = False):
             f"{pair.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is "
             f"{image.shape[1]}x{image.shape[0]}; fix or remove the pair"
         )
+    if pair.frame is not None:
+        donor, box = pair.frame
+        image, mask = paste_in_frame(image, mask, read_image(donor), box)
     image_s = resize_image(image, size)
     mask_s = resize_image(mask.astype(np.uint8) * 255, size)
     if keep_original_mask:
         return image_s, mask_s, mask
     return image_s, mask_s
+
+
+def paste_in_frame(
+    image: np.ndarray, mask: np.ndarray, donor: np.ndarray, box: Box
+) -> tuple[np.ndarray, np.ndarray]:
+    """The donor frame with ``image`` stretched into its view box, and the mask placed alike.
+
+    Args:
+        image: H x W x 3 uint8 positive image.
+        mask: H x W bool mask of the image.
+        donor: The donor frame (uint8, 3 channels).
+        box: The donor's view box.
+
+    Returns:
+        The framed image (the donor's size) and its bool mask.
+    """
+    x0, y0, x1, y1 = box
+    size = (x1 - x0, y1 - y0)
+    shrink = image.shape[0] * image.shape[1] > size[0] * size[1]
+    interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    framed = donor.copy()
+    framed[y0:y1, x0:x1] = cv2.resize(image, size, interpolation=interpolation)
+    placed = cv2.resize(mask.astype(np.uint8) * 255, size, interpolation=interpolation)
+    framed_mask = np.zeros(donor.shape[:2], dtype=bool)
+    framed_mask[y0:y1, x0:x1] = placed > 127
+    return framed, framed_mask
 
 
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:

@@ -42,6 +42,13 @@ class Recipe:
             and crops of positives away from the polyp, :mod:`endobench.train.negative_mix`) when
             the run has any; without negatives it changes nothing. Neither paper trains on
             negatives; 0.25 is endobench's default (two of a batch of 8).
+        frame_share: With real negative frames, the share of positive slots that take the
+            positive framed in a negative frame (:mod:`endobench.train.frame_context`); the
+            frames' view crops then train too. 0 turns both off; without real negatives it
+            changes nothing.
+        freeze_norm: Keep BatchNorm layers in eval mode while training: their running statistics
+            stay those of the starting weights (a fine-tune from ``--init`` whose new images,
+            such as 1080p video frames, would otherwise shift them); scale and shift still train.
         source: Where the defaults come from.
     """
 
@@ -56,6 +63,8 @@ class Recipe:
     folds: int = 0
     bce: str = "weighted"
     negative_fraction: float = 0.25
+    frame_share: float = 0.25
+    freeze_norm: bool = False
     source: str = "PraNet (Fan et al., MICCAI 2020), MyTrain.py"
 
     def replace(self, **changes: Any) -> Recipe:
@@ -91,6 +100,8 @@ class Recipe:
             raise ConfigError(
                 f"--negative-fraction {self.negative_fraction} must lie in [0, 1) (e.g. 0.25)"
             )
+        if not 0 <= self.frame_share <= 1:
+            raise ConfigError(f"--frame-share {self.frame_share} must lie in [0, 1] (e.g. 0.25)")
         if self.folds == 1 or self.folds < 0:
             raise ConfigError(f"--folds {self.folds} must be 0 (no cross-validation) or at least 2")
         multiscale_sizes(self.size, self.scales)
