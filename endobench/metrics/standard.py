@@ -69,7 +69,7 @@ def prediction_map(
         raw = cv2.resize(np.ascontiguousarray(raw), (width, height), interpolation=cv2.INTER_LINEAR)
     if probability:
         return raw
-    return np.where(raw > FILE_THRESHOLD, 255, 0).astype(np.uint8)
+    return (raw > FILE_THRESHOLD).view(np.uint8) * np.uint8(255)
 
 
 def surface_distances(truth: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -58,7 +58,7 @@ def encode_mask_jpeg(mask: np.ndarray) -> bytes:
     """Encode a boolean (or 0/1) HxW mask as a one-channel 0/255 JPEG at quality 100."""
     if mask.ndim != 2:
         raise ValueError(f"mask must be HxW, got shape {mask.shape}")
-    pixels = np.where(mask.astype(bool), 255, 0).astype(np.uint8)
+    pixels = np.asarray(mask, dtype=bool).view(np.uint8) * np.uint8(255)
     ok, buffer = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise EndobenchError(f"OpenCV could not encode a {mask.shape} mask as JPEG")
