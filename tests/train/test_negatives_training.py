@@ -21,7 +21,8 @@ def _negative_folder(root, sequences=(("seqA", 3), ("seqB", 3), ("seqC", 2), ("s
     for name, n in sequences:
         (root / name).mkdir(parents=True)
         for i in range(n):
-            image = rng.integers(0, 90, size=(40, 56, 3), dtype=np.uint8)
+            image = rng.integers(30, 90, size=(40, 56, 3), dtype=np.uint8)
+            image[:, :16] = 0  # a black side panel: the frames are donors for framed positives
             cv2.imwrite(str(root / name / f"{name}_img{i}.png"), image)
     return root
 
@@ -65,6 +66,8 @@ def test_negatives_are_split_by_sequence_and_recorded(folders, tmp_path):
     assert record["n_train_frames"] + record["n_val_frames"] == 10
     assert len(record["val_sequences"]) == 1  # 0.25 of 4 sequences
     assert record["crops"] is True and record["n_crops"] >= 1 and record["fraction"] == 0.25
+    assert record["n_view_crops"] == record["n_train_frames"]  # every frame has a side panel
+    assert record["n_framed_positives"] == 6 and record["frame_share"] == 0.25
     trained = set(meta["training"]["trained_ids"])
     val_seq = record["val_sequences"][0]
     negative_ids = {i for i in trained if i.startswith("negs/")}
