@@ -10,6 +10,8 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from endobench.html_sort import SORT_FUNCTION
+
 STYLE = """
 body{font-family:sans-serif;margin:1.5em;max-width:1600px}
 table{border-collapse:collapse;margin:0.5em 0 1em}
@@ -26,28 +28,13 @@ p.note{font-size:12px;color:#444}
 .legend span{display:inline-block;padding:1px 6px;margin-right:6px;color:#fff;font-size:12px}
 """
 
-SCRIPT = """
+SCRIPT = SORT_FUNCTION + """
 (function () {
   var table = document.getElementById('per-image');
   if (!table) { return; }
   var body = table.tBodies[0];
   var heads = table.tHead.rows[0].cells;
-  Array.prototype.forEach.call(heads, function (th, col) {
-    if (!th.classList.contains('sortable')) { return; }
-    th.addEventListener('click', function () {
-      var asc = th.getAttribute('data-order') !== 'asc';
-      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute('data-order'); });
-      th.setAttribute('data-order', asc ? 'asc' : 'desc');
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var x = a.cells[col].getAttribute('data-v'), y = b.cells[col].getAttribute('data-v');
-        var nx = parseFloat(x), ny = parseFloat(y);
-        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y));
-        return asc ? c : -c;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
+  sortableTable(table, heads, true);
   var setFilter = document.getElementById('set-filter');
   var nameFilter = document.getElementById('name-filter');
   var shown = document.getElementById('shown-count');

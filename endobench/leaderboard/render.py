@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from endobench.html_sort import SORT_FUNCTION
 from endobench.io import write_text_atomic
 from endobench.leaderboard.records import (
     UNSTABLE_MARK,
@@ -230,26 +231,15 @@ def render_markdown(
     return text
 
 
-_SCRIPT = """
+_SCRIPT = (
+    SORT_FUNCTION
+    + """
 document.querySelectorAll('table.lb').forEach(function (table) {
-  table.querySelectorAll('th').forEach(function (th, col) {
-    th.addEventListener('click', function () {
-      var body = table.tBodies[0];
-      var rows = Array.prototype.slice.call(body.rows);
-      var asc = th.getAttribute('data-order') !== 'asc';
-      table.querySelectorAll('th').forEach(function (h) { h.removeAttribute('data-order'); });
-      th.setAttribute('data-order', asc ? 'asc' : 'desc');
-      rows.sort(function (a, b) {
-        var x = a.cells[col].getAttribute('data-v'), y = b.cells[col].getAttribute('data-v');
-        var nx = parseFloat(x), ny = parseFloat(y);
-        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y));
-        return asc ? c : -c;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
+  sortableTable(table, table.querySelectorAll('th'), false);
 });
 """
+)
+
 
 _STYLE = (
     "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}"

@@ -133,4 +133,4 @@ def framed_order(
         key: Seeds the draw (the run's seed, the epoch, the process).
     """
     swap = np.random.default_rng(list(key)).random(len(order)) < share
-    return [framed_start + i if s else i for i, s in zip(order, swap.tolist())]
+    return [framed_start + i if s else i for i, s in zip(order, swap.tolist(), strict=True)]

@@ -175,7 +175,7 @@ def load_resized_pair(pair: Pair, size: int, keep_original_mask: bool = False):
 
 
 def paste_in_frame(
-    image: np.ndarray, mask: np.ndarray, donor: np.ndarray, box: Box
+    image: np.ndarray, mask: np.ndarray, donor: np.ndarray, box: tuple[int, int, int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The donor frame with ``image`` stretched into its view box, and the mask placed alike.
 

@@ -6,9 +6,9 @@ import html
 import json
 import re
 import shutil
-import subprocess
 
 import pytest
+from browser import run_page
 from report_runs import make_report_runs
 from typer.testing import CliRunner
 
@@ -78,18 +78,6 @@ def test_report_cli_refuses_to_overwrite(report_runs, tmp_path):
     assert again.exit_code == 2 and "exists" in again.output
 
 
-_HEAD_HOOK = """<script>
-window.__errors = [];
-window.addEventListener('error', function (e) { window.__errors.push('error: ' + e.message); });
-(function () {
-  var original = console.error;
-  console.error = function () {
-    window.__errors.push('console.error: ' + Array.prototype.join.call(arguments, ' '));
-    original.apply(console, arguments);
-  };
-}());
-</script>"""
-
 _CHECK = """<script>
 window.addEventListener('load', function () {
   var table = document.getElementById('per-image');
@@ -124,44 +112,8 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 def test_report_in_headless_chromium(report_file, tmp_path):
-    browser = _chromium()
-    if browser is None:
-        pytest.skip("no Chromium here (install Debian's chromium package to run this test)")
-    page = report_file.read_text(encoding="utf-8")
-    page = page.replace("<head>", "<head>" + _HEAD_HOOK, 1).replace(
-        "</body>", _CHECK + "</body>", 1
-    )
-    harness = tmp_path / "harness.html"
-    harness.write_text(page, encoding="utf-8")
-    command = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
-        harness.as_uri(),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
-    found = re.search(r'<pre id="harness-result">(.*?)</pre>', done.stdout, re.S)
-    assert found, f"no result from Chromium (exit {done.returncode}): {done.stderr[-2000:]}"
-    result = json.loads(html.unescape(found.group(1)))
-    assert result["errors"] == []
-    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
-    assert not [line for line in console if "Uncaught" in line or "rror" in line], console
+    result = run_page(report_file.read_text(encoding="utf-8"), _CHECK, tmp_path)
     assert len(result["ascending"]) == 20
     assert result["ascending"] == sorted(result["ascending"])
     assert result["descending"] == sorted(result["ascending"], reverse=True)
