@@ -34,6 +34,7 @@ import pytest
 from endobench.env import cpu_name
 
 IMAGES = 100
+SIZE = 352
 VARIANTS = ["sequential", "overlapped"]
 SETS = ["kvasir", "1080p"]
 RESULTS: dict[tuple[str, str], dict[str, float]] = {}
@@ -90,6 +91,7 @@ def _run(inputs, set_name: str, variant: str, monkeypatch) -> dict[str, float]:
     config = RunConfig(
         model="brp_lite",
         weights="default",
+        size=SIZE,
         out=str(inputs["out"]),
         name=f"{set_name}-{variant}",
         force=True,
@@ -137,7 +139,7 @@ def test_targets(request):
         pytest.skip("no row ran")
     info = machine()
     print(
-        f"\nmachine: {info['cpu']}, {info['usable_cores']} usable cores; brp_lite, 352 px, batch 1"
+        f"\nmachine: {info['cpu']}, {info['usable_cores']} usable cores; brp_lite, {SIZE} px, batch 1"
     )
     print(
         f"{'set':7} {'variant':11} {'split t/w/k':>11} {'fwd fps':>8} {'e2e/s':>6} {'e2e/fwd':>7} "
