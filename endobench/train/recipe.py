@@ -63,7 +63,7 @@ class Recipe:
     folds: int = 0
     bce: str = "weighted"
     negative_fraction: float = 0.25
-    frame_share: float = 0.25
+    frame_share: float = 0.0
     freeze_norm: bool = False
     source: str = "PraNet (Fan et al., MICCAI 2020), MyTrain.py"
 

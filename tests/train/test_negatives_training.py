@@ -16,6 +16,14 @@ from endobench.train.provenance import ids_digest
 from endobench.train.recipe import Recipe
 
 
+def _framing(out, epochs, negatives, **more):
+    """A tiny configuration whose recipe frames a quarter of the positives."""
+    from endobench.train import Recipe
+
+    recipe = Recipe(size=64, batch_size=4, epochs=epochs, scales=(0.5, 1.0, 1.5), frame_share=0.25)
+    return dict(negatives=negatives, recipe=recipe, **more)
+
+
 def _negative_folder(root, sequences=(("seqA", 3), ("seqB", 3), ("seqC", 2), ("seqD", 2))):
     rng = np.random.default_rng(7)
     for name, n in sequences:
@@ -59,7 +67,7 @@ def test_negatives_are_split_by_sequence_and_recorded(folders, tmp_path):
 
     positives, negatives = folders
     out = tmp_path / "run"
-    train(tiny_config(positives, out, epochs=1, negatives=[str(negatives)]))
+    train(tiny_config(positives, out, epochs=1, **_framing(out, 1, [str(negatives)])))
     _, meta = load_checkpoint(out / "best.safetensors")
     record = meta["training"]["negatives"]
     assert record["folders"] == ["negs: 10 frames in 4 sequences"]
@@ -81,12 +89,11 @@ def test_negatives_are_split_by_sequence_and_recorded(folders, tmp_path):
 
 def test_a_run_with_negatives_resumes_exactly(folders, tmp_path):
     positives, negatives = folders
-    whole = train(tiny_config(positives, tmp_path / "whole", epochs=2, negatives=[str(negatives)]))
-    train(tiny_config(positives, tmp_path / "parts", epochs=1, negatives=[str(negatives)]))
+    negs = [str(negatives)]
+    whole = train(tiny_config(positives, tmp_path / "whole", 2, **_framing(None, 2, negs)))
+    train(tiny_config(positives, tmp_path / "parts", 1, **_framing(None, 1, negs)))
     resumed = train(
-        tiny_config(
-            positives, tmp_path / "parts", epochs=2, negatives=[str(negatives)], resume=True
-        )
+        tiny_config(positives, tmp_path / "parts", 2, **_framing(None, 2, negs, resume=True))
     )
     a, b = whole.runs[0].final_state, resumed.runs[0].final_state
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -113,10 +120,12 @@ def test_cli_takes_negatives_and_their_share(folders, tmp_path):
     args += ["--size", "64", "--epochs", "1", "--batch-size", "4", "--scales", "1"]
     args += ["--workers", "0", "--out", str(out), "--negatives", str(negatives)]
     args += ["--negative-fraction", "0.5", "--no-negative-crops"]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, [*args, "--frame-share", "0.5", "--freeze-norm"])
     assert result.exit_code == 0, result.output
     _, meta = load_checkpoint(out / "best.safetensors")
     record = meta["training"]["negatives"]
     assert record["fraction"] == 0.5 and record["crops"] is False and record["n_crops"] == 0
+    assert record["frame_share"] == 0.5 and record["n_framed_positives"] == 6
+    assert meta["training"]["recipe"]["freeze_norm"] is True
     bad = CliRunner().invoke(app, [*args[:-3], "--negative-fraction", "1", "--out", str(out) + "b"])
     assert bad.exit_code == 2 and "--negative-fraction 1" in bad.output
