@@ -85,6 +85,12 @@ def score(
         help="Folder of polyp frames without masks (images): counted for detection "
         "sensitivity only. Repeatable.",
     ),
+    prob: Path | None = typer.Option(
+        None,
+        "--prob",
+        help="With --negatives/--positives: folder of <name>_prob.png maps (run --save-prob); "
+        "the AUROC then ranks frames by maximum probability, as run does.",
+    ),
 ) -> None:
     """Score predictions with the EndoCV2021 toolkit's exact numbers (no torch)."""
     import warnings
@@ -111,8 +117,12 @@ def score(
             from endobench.metrics.frames import score_frames
 
             result = score_frames(
-                pred, gt_dir=gt, negatives=negatives, positives=positives, **options
+                pred, gt_dir=gt, negatives=negatives, positives=positives, prob_dir=prob, **options
             )
+        elif prob is not None:
+            from endobench.errors import ConfigError
+
+            raise ConfigError("--prob ranks frames for the AUROC: give --negatives or --positives")
         elif gt is None:
             from endobench.errors import ConfigError
 

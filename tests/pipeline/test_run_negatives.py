@@ -245,3 +245,27 @@ def test_frames_of_all_sets_pooled_in_run_json(run):
     console = Console(record=True, width=120)
     console.print(detection_table(run))
     assert "all sets pooled" in console.export_text()
+
+
+def test_score_ranks_frames_by_the_saved_maps_maximum_with_prob(run, inputs, tmp_path):
+    from endobench.metrics.frames import score_frames
+
+    preds, probs = tmp_path / "pred", tmp_path / "prob"
+    preds.mkdir()
+    probs.mkdir()
+    truth, stored = [], []
+    for set_name, positive in (("polypgen-negative", False), ("pos", True)):
+        for entry in json.loads((run.run_dir / "manifest.json").read_text())[set_name]:
+            name = entry["name"]
+            shutil.copy(mask_path(run.run_dir, set_name, name), preds)
+            shutil.copy(prob_path(run.run_dir, set_name, name), probs)
+            truth.append(positive)
+            stored.append(float(read_prob(prob_path(run.run_dir, set_name, name)).max()))
+    frames = dict(negatives=[inputs["neg"]], positives=[inputs["pos"]], progress=False)
+    figures = score_frames(preds, prob_dir=probs, **frames).detection
+    assert figures["frame_score"] == "max_probability"
+    assert figures["auroc"] == pytest.approx(roc_auc_score(truth, stored))
+    assert score_frames(preds, **frames).detection["frame_score"] == "foreground_fraction"
+    next(probs.iterdir()).unlink()
+    with pytest.raises(DataError, match="no probability map"):
+        score_frames(preds, prob_dir=probs, **frames)
