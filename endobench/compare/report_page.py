@@ -28,7 +28,9 @@ p.note{font-size:12px;color:#444}
 .legend span{display:inline-block;padding:1px 6px;margin-right:6px;color:#fff;font-size:12px}
 """
 
-SCRIPT = SORT_FUNCTION + """
+SCRIPT = (
+    SORT_FUNCTION
+    + """
 (function () {
   var table = document.getElementById('per-image');
   if (!table) { return; }
@@ -53,6 +55,7 @@ SCRIPT = SORT_FUNCTION + """
   applyFilter();
 }());
 """
+)
 
 
 def esc(text: Any) -> str:
