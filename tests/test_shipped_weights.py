@@ -98,3 +98,16 @@ def test_card_page_states_the_recorded_numbers(card):
             else:  # frames without masks: only their detection figures are scored
                 sensitivity = entry["detection"]["sensitivity"]
                 assert any(round(sensitivity, 3) in s for s in shown), (set_name, rows)
+
+
+def test_card_says_what_negatives_trained_and_no_pranet_dice_on_polyp_free_frames(card):
+    text = CARD_MD.read_text()
+    negatives = card["training"]["negatives"]
+    line = next(row for row in text.splitlines() if row.startswith("- Negatives:"))
+    assert f"{negatives['n_train_frames']} frames trained" in line
+    assert f"{negatives['n_crops']} crops of positive images" in line
+    assert f"negatives are {negatives['fraction']:g} of each batch" in line
+    for evaluation in card["evaluations"]:
+        for entry in evaluation["sets"].values():
+            if entry.get("detection", {}).get("n_positive_frames") == 0:
+                assert "mean_dice_0.5" not in entry["scores"]

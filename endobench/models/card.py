@@ -62,6 +62,10 @@ def evaluation_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
             detection = json.loads((run_dir / scores_json).read_text(encoding="utf-8"))
             if detection.get("detection"):
                 sets[name]["detection"] = detection["detection"]
+                if detection["detection"].get("n_positive_frames") == 0:
+                    # PraNet's mean Dice is a positives' figure: on polyp-free frames it is 0.
+                    scores.pop("mean_dice_0.5", None)
+                    scores.pop("mean_iou_0.5", None)
     config = run.get("config", {})
     return {
         "run": record["run"],
@@ -259,9 +263,27 @@ def _training_section(card: Mapping[str, Any]) -> list[str]:
 
 
 def _negatives_line(negatives: Mapping[str, Any]) -> str:
-    """One line from the checkpoint's record of the negatives a run trained with."""
-    parts = [f"{k.replace('_', ' ')} {v}" for k, v in negatives.items() if _scalar(v)]
-    return "; ".join(parts) or json.dumps(negatives)
+    """One line from the checkpoint's record of the negatives a run trained with
+    (:func:`endobench.train.outputs` writes it; unknown records are listed key by key)."""
+    known = {"folders", "n_train_frames", "n_val_frames", "val_sequences", "crops", "fraction"}
+    if not known <= set(negatives):
+        parts = [f"{k.replace('_', ' ')} {v}" for k, v in negatives.items() if _scalar(v)]
+        return "; ".join(parts) or json.dumps(negatives)
+    sequences = ", ".join(negatives["val_sequences"]) or "none"
+    parts = [
+        f"{'; '.join(negatives['folders'])}: {negatives['n_train_frames']} frames trained, "
+        f"{negatives['n_val_frames']} validated (sequences {sequences})",
+        f"{negatives.get('n_crops', 0)} crops of positive images away from the polyp"
+        if negatives["crops"]
+        else "no crops",
+        f"negatives are {negatives['fraction']:g} of each batch",
+    ]
+    if negatives.get("n_framed_positives"):
+        parts.append(
+            f"{negatives.get('n_view_crops', 0)} view crops, {negatives['frame_share']:g} of "
+            "positives framed in a negative frame"
+        )
+    return "; ".join(parts)
 
 
 def _scalar(value: Any) -> bool:

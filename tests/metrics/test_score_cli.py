@@ -116,7 +116,8 @@ def test_score_command_runs_without_torch_pandas_or_matplotlib(folders, tmp_path
         from endobench.cli.score import score
         score(gt={str(gt_dir)!r}, pred={str(pred_dir)!r}, json_file=None, csv_file=None,
               test_type=None, missing_as_empty=False, standard=False, overwrite=False,
-              gt_threshold=0, progress=False, skip_problems=False, negatives=[], positives=[])
+              gt_threshold=0, progress=False, skip_problems=False, negatives=[], positives=[],
+              prob=None)
         heavy = [m for m in ("torch", "pandas", "matplotlib", "sklearn") if m in sys.modules]
         print("HEAVY", heavy)
         """

@@ -80,14 +80,18 @@ def test_start_split_check():
 def test_shipped_weights_trained_on_pranet_train_lists_minus_their_held_back_images():
     from endobench.data import pranet_split
     from endobench.models.checkpoint import read_weights
-    from endobench.train.provenance import trained_on
+    from endobench.train.provenance import ids_digest, trained_on
 
     _, metadata = read_weights("brp_lite", "default")
     record = trained_on(metadata)
-    assert record.source == "derived from PraNet's training lists"
+    assert record.source == "recorded"
     train_ids = {f"{n}/{s}" for n in ("kvasir", "clinicdb") for s in pranet_split(n, "train")}
     held_back = set(metadata["training"]["validation_ids"])
-    assert record.ids == train_ids - held_back and len(record.ids) == 1305
+    positives = {i for i in record.ids if not i.startswith("polypgen/")}
+    assert positives == train_ids - held_back and len(positives) == 1305
+    negatives = metadata["training"]["negatives"]
+    assert len(record.ids - positives) == negatives["n_train_frames"] == 226
+    assert metadata["training"]["trained_ids_sha256"] == ids_digest(record.ids)
     tests = {f"{n}/{s}" for n in ("kvasir", "clinicdb") for s in pranet_split(n, "test")}
     assert not record.ids & tests
 
@@ -104,8 +108,9 @@ def test_init_default_accepts_the_bundled_sample_and_refuses_an_image_it_trained
     accepted = runner.invoke(app, cli)
     assert accepted.exit_code == 0, accepted.output
     _, meta = load_checkpoint(tmp_path / "ft" / "best.safetensors")
-    # The fine-tuned weights trained on the shipped weights' 1305 images and these 4.
-    assert len(meta["training"]["trained_ids"]) == 1305 + 4
+    # The fine-tuned weights trained on the shipped weights' 1305 images, their 226 negative
+    # frames and these 4.
+    assert len(meta["training"]["trained_ids"]) == 1305 + 226 + 4
     assert meta["validation_metrics"]["n_images"] == 20  # the 20 sample pairs validated
 
     trained = tmp_path / "kvasir"  # a folder named kvasir gives ids kvasir/<stem>
