@@ -74,6 +74,8 @@ def evaluation_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
         "datasets": config.get("datasets") or [],
         "size": record["size"],
         "dtype": record["dtype"],
+        "backend": record.get("backend", "torch"),
+        "precision": record.get("precision") or record["dtype"],
         "device_name": record["device_name"],
         "threads": record["threads"],
         "fps": record["fps"],
@@ -332,10 +334,19 @@ def _evaluations_section(evaluations: Sequence[Mapping[str, Any]]) -> list[str]:
             *_detection_table(ev["sets"]),
             "",
             f"{_f(fps.get('fps'), 1)} FPS (median {_f(fps.get('median_ms'), 1)} ms, p90 "
-            f"{_f(fps.get('p90_ms'), 1)} ms) at {ev['size']} px, {ev['dtype']}, "
+            f"{_f(fps.get('p90_ms'), 1)} ms) at {ev['size']} px, {_runtime(ev)}, "
             f"{counted(ev['threads'], 'thread')}, {ev['device_name']}.",
         ]
     return lines
+
+
+def _runtime(evaluation: Mapping[str, Any]) -> str:
+    """``float32`` for eager fp32 (cards of earlier versions too), else backend and precision."""
+    backend = evaluation.get("backend", "torch")
+    precision = evaluation.get("precision") or evaluation["dtype"]
+    if backend == "torch" and precision in ("fp32", "float32"):
+        return evaluation["dtype"]
+    return f"{backend} {precision}"
 
 
 def _detection_table(sets: Mapping[str, Any]) -> list[str]:
