@@ -37,6 +37,7 @@ from endobench.train.operating_point import (
     FrameTable,
     Grid,
     TradeOff,
+    coarse_budget_note,
     plot_trade_off,
     positive_metrics,
     trade_off,
@@ -391,6 +392,7 @@ def describe_calibration(result: CalibrationResult) -> str:
         "  > 0.5 threshold       " + "  ".join(f"{result.before[k]:8.4f}" for k in REPORTED),
         "  post-processed        " + "  ".join(f"{result.after[k]:8.4f}" for k in REPORTED),
         f"trade-off plot: {result.plot}" if result.plot else "",
+        coarse_budget_note(result.n_negatives, rates.max_fp_rate),
         f"written: {result.checkpoint}",
     ]
     return "\n".join(line for line in lines if line)

@@ -23,6 +23,7 @@ frames every candidate is within budget.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -295,3 +296,19 @@ def plot_trade_off(result: TradeOff, path: str | Path, title: str = "") -> Path:
         fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def coarse_budget_note(n_negatives: int, max_fp_rate: float) -> str:
+    """A warning when one negative frame is already more than the budget ('' otherwise).
+
+    With fewer than ``1 / max_fp_rate`` frames the budget means "no frame at all", and a clean
+    result says little about the rate on other frames.
+    """
+    if not n_negatives or 1 / n_negatives <= max_fp_rate:
+        return ""
+    needed = math.ceil(1 / max_fp_rate)
+    return (
+        f"note: one of {n_negatives} negative frames is {1 / n_negatives:.1%}, above the "
+        f"{max_fp_rate:g} budget, so the budget allows none; at least {needed} frames "
+        "(from sequences the weights never trained on) resolve it"
+    )

@@ -301,3 +301,12 @@ def test_validation_from_a_test_set_or_that_trained_the_weights_is_refused(tmp_p
     with pytest.raises(ConfigError, match=r"w: 1 validation frames \(e.g. x/2\) trained"):
         refuse_trained_or_test_ids(Path("w"), trained, [Pair("x/2", Path("a"), None)])
     refuse_trained_or_test_ids(Path("w"), trained, [Pair("x/3", Path("a"), None)])
+
+
+def test_a_budget_finer_than_one_frame_is_named():
+    from endobench.train.operating_point import coarse_budget_note
+
+    note = coarse_budget_note(36, 0.02)
+    assert "one of 36 negative frames is 2.8%" in note and "at least 50 frames" in note
+    assert coarse_budget_note(50, 0.02) == "" and coarse_budget_note(0, 0.02) == ""
+    assert coarse_budget_note(154, 0.005) != ""
