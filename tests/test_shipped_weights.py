@@ -111,3 +111,14 @@ def test_card_says_what_negatives_trained_and_no_pranet_dice_on_polyp_free_frame
         for entry in evaluation["sets"].values():
             if entry.get("detection", {}).get("n_positive_frames") == 0:
                 assert "mean_dice_0.5" not in entry["scores"]
+
+
+def test_card_pools_polyp_and_polyp_free_sets_for_their_auroc(card):
+    text = CARD_MD.read_text()
+    pooled = [ev["detection"] for ev in card["evaluations"] if ev.get("detection")]
+    with_auroc = [d for d in pooled if d.get("auroc") is not None]
+    assert with_auroc, "no evaluation pools polyp and polyp-free frames"
+    rows = [line for line in text.splitlines() if line.startswith("| all sets pooled |")]
+    assert len(rows) == len(with_auroc)
+    for row, figures in zip(rows, with_auroc, strict=True):
+        assert f"| {figures['auroc']:.3f} |" in row

@@ -81,6 +81,7 @@ def evaluation_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
         "fps": record["fps"],
         "environment": record["environment"],
         "sets": sets,
+        "detection": run.get("detection") if len(sets) > 1 else None,
     }
 
 
@@ -331,7 +332,7 @@ def _evaluations_section(evaluations: Sequence[Mapping[str, Any]]) -> list[str]:
             f"(run `{ev['run']}`)",
             "",
             *_score_table(ev["sets"]),
-            *_detection_table(ev["sets"]),
+            *_detection_table(ev["sets"], ev.get("detection")),
             "",
             f"{_f(fps.get('fps'), 1)} FPS (median {_f(fps.get('median_ms'), 1)} ms, p90 "
             f"{_f(fps.get('p90_ms'), 1)} ms) at {ev['size']} px, {_runtime(ev)}, "
@@ -349,10 +350,13 @@ def _runtime(evaluation: Mapping[str, Any]) -> str:
     return f"{backend} {precision}"
 
 
-def _detection_table(sets: Mapping[str, Any]) -> list[str]:
+def _detection_table(sets: Mapping[str, Any], pooled: Mapping[str, Any] | None = None) -> list[str]:
+    """Frame-level figures per set, and pooled when that gives the run's only AUROC."""
     rows = [(name, entry["detection"]) for name, entry in sets.items() if entry.get("detection")]
     if not rows:
         return []
+    if pooled and pooled.get("auroc") is not None:
+        rows.append(("all sets pooled", pooled))
     lines = [
         "",
         "| set | positive frames | negative frames | FP frame rate | sensitivity | specificity | AUROC |",
