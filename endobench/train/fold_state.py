@@ -266,8 +266,8 @@ def run_identity(
     uses_negatives = bool(negatives) or bool(data_info.get("negative_crops"))
     if not uses_negatives:  # runs without negatives keep the identity of earlier versions
         recipe_dict.pop("negative_fraction", None)
-    if not data_info.get("negative_train_ids"):  # framing needs real negative frames
-        recipe_dict.pop("frame_share", None)
+    if not (recipe_dict.get("frame_share") and data_info.get("negative_train_ids")):
+        recipe_dict.pop("frame_share", None)  # off, or nothing to frame: as earlier versions
     identity = {
         "model": config.model,
         "model_kwargs": {k: v for k, v in config.model_kwargs.items() if jsonable(v)},

@@ -19,9 +19,9 @@ Two kinds of negatives train with the structure loss against an all-background t
 Each batch of ``B`` images holds ``round(B * negative_fraction)`` negatives (at least one when the
 fraction is positive, at most ``B - 1``), taken alternately from the real frames (with their view
 crops) and the crops when both exist; the rest are positives in the usual seeded order, a
-``frame_share`` of them framed in a real negative frame (:mod:`endobench.train.frame_context`). An epoch still passes over every
-positive once, so it has ``1 / (1 - fraction)`` times as many images; negatives are drawn from
-per-epoch seeded permutations and repeat once used up.
+``frame_share`` of them framed in a real negative frame (:mod:`endobench.train.frame_context`).
+An epoch still passes over every positive once, so it has ``1 / (1 - fraction)`` times as many
+images; negatives are drawn from per-epoch seeded permutations and repeat once used up.
 """
 
 from __future__ import annotations

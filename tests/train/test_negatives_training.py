@@ -129,3 +129,13 @@ def test_cli_takes_negatives_and_their_share(folders, tmp_path):
     assert meta["training"]["recipe"]["freeze_norm"] is True
     bad = CliRunner().invoke(app, [*args[:-3], "--negative-fraction", "1", "--out", str(out) + "b"])
     assert bad.exit_code == 2 and "--negative-fraction 1" in bad.output
+
+
+def test_runs_with_negatives_of_earlier_versions_keep_their_identity(tmp_path):
+    config = tiny_config(tmp_path, tmp_path / "out", epochs=1)
+    info = {"names": ["x"], "n_train": 1, "train_ids": ["x/1"], "val_ids": []}
+    info |= {"negative_train_ids": ["n/1"], "negative_val_ids": []}
+    recipe = run_identity(config, Recipe(), None, info)["recipe"]
+    assert "frame_share" not in recipe and "freeze_norm" not in recipe  # both off by default
+    framed = run_identity(config, Recipe(frame_share=0.25, freeze_norm=True), None, info)
+    assert framed["recipe"]["frame_share"] == 0.25 and framed["recipe"]["freeze_norm"] is True
