@@ -115,9 +115,15 @@ def score(
         warnings.simplefilter("ignore", ScoringWarning)
         if negatives or positives:
             from endobench.metrics.frames import score_frames
+            from endobench.writers.masks import max_probability_reader
 
             result = score_frames(
-                pred, gt_dir=gt, negatives=negatives, positives=positives, prob_dir=prob, **options
+                pred,
+                gt_dir=gt,
+                negatives=negatives,
+                positives=positives,
+                max_probability=max_probability_reader(prob) if prob else None,
+                **options,
             )
         elif prob is not None:
             from endobench.errors import ConfigError

@@ -11,9 +11,10 @@
 
 Predictions pair with frames by image name (``<name>_mask.<ext>`` or ``<name>.<ext>`` in
 ``--pred``), as for ``--gt``. The per-frame score of the AUROC is the maximum of the frame's
-probability map when ``--prob DIR`` gives the maps (``<name>_prob.png``, 8-bit ``round(255 p)``,
-the files ``endobench run --save-prob`` writes; :data:`endobench.metrics.detection.MAX_PROBABILITY`,
-the rule of ``run`` up to that rounding), else the mask's foreground fraction
+probability map when the caller gives a reader of it (``score --prob DIR`` reads the maps
+``endobench run --save-prob`` writes through :func:`endobench.writers.masks.max_probability_reader`;
+:data:`endobench.metrics.detection.MAX_PROBABILITY`, the rule of ``run`` up to the maps' 8 bits),
+else the mask's foreground fraction
 (:data:`endobench.metrics.detection.FOREGROUND_FRACTION`), a coarser ranking; see
 :mod:`endobench.metrics.detection`.
 """
@@ -21,7 +22,7 @@ the rule of ``run`` up to that rounding), else the mask's foreground fraction
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def score_frames(
     gt_threshold: float = 0,
     pred_threshold: float = 0,
     on_problem: str = "error",
-    prob_dir: str | os.PathLike | None = None,
+    max_probability: Callable[[str], float] | None = None,
 ) -> ScoreResult:
     """Score predictions of truth masks, negative frames and positive frames as one set.
 
@@ -84,8 +85,8 @@ def score_frames(
             as an empty prediction (which is right for a negative frame).
         test_type, progress, standard, gt_threshold, pred_threshold, on_problem: As for
             :func:`endobench.metrics.folders.score_folders`.
-        prob_dir: Folder of the frames' probability maps (``<name>_prob.png``): the AUROC then
-            ranks frames by their maximum probability; None ranks them by foreground fraction.
+        max_probability: A frame's maximum probability by its name: the AUROC then ranks frames
+            by it; None ranks them by foreground fraction.
 
     Returns:
         A :class:`ScoreResult` whose ``detection`` holds the frame-level figures; ``summary`` is
@@ -99,7 +100,7 @@ def score_frames(
     frames, notes, skipped = _collect(pred_dir, gt_dir, negatives, positives, missing, on_problem)
     endocv = EndoCVAccumulator()
     extra = standard_accumulator(standard)
-    rule = FOREGROUND_FRACTION if prob_dir is None else MAX_PROBABILITY
+    rule = FOREGROUND_FRACTION if max_probability is None else MAX_PROBABILITY
     detection = DetectionAccumulator(frame_score=rule)
     missing_names: list[str] = []
     for frame in track_scoring(frames, progress):
@@ -114,7 +115,7 @@ def score_frames(
         detection.update(
             frame.kind == "positive" or (truth is not None and frame_positive(truth)),
             frame_positive(called),
-            foreground_fraction(called) if prob_dir is None else _max_probability(prob_dir, frame),
+            foreground_fraction(called) if max_probability is None else max_probability(frame.name),
         )
         if truth is None:
             continue
@@ -183,19 +184,6 @@ def _collect(pred_dir, gt_dir, negatives, positives, missing, on_problem):
     elif absent:
         notes.append(f"{counted(len(absent), 'frame')} without a prediction, scored as empty")
     return sorted(frames, key=lambda f: f.name), notes, skipped
-
-
-def _max_probability(prob_dir: str | os.PathLike, frame: Frame) -> float:
-    """The maximum of a frame's 8-bit probability map, in [0, 1]."""
-    from endobench.data.readers import read_mask_channel
-
-    path = Path(prob_dir) / f"{frame.name}_prob.png"
-    if not path.is_file():
-        raise DataError(
-            f"{path}: no probability map for frame {frame.name}; give the run's "
-            "probabilities/<set> folder (run with --save-prob) or leave out --prob"
-        )
-    return float(read_mask_channel(path).max()) / 255.0
 
 
 def _frames_of(folder: str | os.PathLike, kind: str) -> list[tuple[str, Path]]:

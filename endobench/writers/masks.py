@@ -14,6 +14,7 @@ the numbers the challenge's scorer gives for the same folder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -129,6 +130,25 @@ def read_prob(path: str | Path) -> np.ndarray:
             f"{path}: probability map cannot be read ({reason}); rerun with force=True / --force"
         ) from None
     return pixels.astype(np.float32) / 255.0
+
+
+def max_probability_reader(folder: str | Path) -> Callable[[str], float]:
+    """A reader of a frame's maximum probability from a folder of ``<name>_prob.png`` maps.
+
+    Raises (when called):
+        DataError: The frame has no map in the folder, or its map cannot be read.
+    """
+
+    def read(name: str) -> float:
+        path = Path(folder) / f"{name}{PROB_SUFFIX}"
+        if not path.is_file():
+            raise DataError(
+                f"{path}: no probability map for frame {name}; give the run's "
+                "probabilities/<set> folder (run with --save-prob) or leave out --prob"
+            )
+        return float(read_prob(path).max())
+
+    return read
 
 
 def outputs_complete(

@@ -20,7 +20,13 @@ from endobench.errors import ConfigError, DataError
 from endobench.metrics.folders import score_folders
 from endobench.runner import RunConfig, run_benchmark
 from endobench.runner.live import detection_table
-from endobench.writers.masks import mask_path, prob_path, read_mask_pixels, read_prob
+from endobench.writers.masks import (
+    mask_path,
+    max_probability_reader,
+    prob_path,
+    read_mask_pixels,
+    read_prob,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -262,10 +268,10 @@ def test_score_ranks_frames_by_the_saved_maps_maximum_with_prob(run, inputs, tmp
             truth.append(positive)
             stored.append(float(read_prob(prob_path(run.run_dir, set_name, name)).max()))
     frames = dict(negatives=[inputs["neg"]], positives=[inputs["pos"]], progress=False)
-    figures = score_frames(preds, prob_dir=probs, **frames).detection
+    figures = score_frames(preds, max_probability=max_probability_reader(probs), **frames).detection
     assert figures["frame_score"] == "max_probability"
     assert figures["auroc"] == pytest.approx(roc_auc_score(truth, stored))
     assert score_frames(preds, **frames).detection["frame_score"] == "foreground_fraction"
     next(probs.iterdir()).unlink()
     with pytest.raises(DataError, match="no probability map"):
-        score_frames(preds, prob_dir=probs, **frames)
+        score_frames(preds, max_probability=max_probability_reader(probs), **frames)
