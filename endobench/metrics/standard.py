@@ -9,7 +9,11 @@
   with the rule of PraNet's evaluation code (``Fmeasure_calu``): 0 when there is no true positive,
   even when both masks are empty. PraNet's MATLAB ``meanDic`` additionally averages over 256
   thresholds; endobench reports the 0.5 threshold, as PraNet's Python test scripts and its
-  successors do, under the name ``mean_dice_0.5``.
+  successors do, under the name ``mean_dice_0.5``. The set's mean is over the images whose truth
+  shows a polyp: PraNet's test sets have no other, and by its rule a polyp-free frame scores 0
+  whatever is predicted, so it would say nothing about the prediction. Polyp-free frames are
+  counted in ``dice_undefined`` (the mean is NaN when every frame is polyp-free) and judged by the
+  frame-level detection figures (:mod:`endobench.metrics.detection`).
 - S-measure, E-measure (mean and max over PraNet's 256 thresholds, and adaptive), weighted
   F-measure and MAE from pysodmetrics, which takes a uint8 0-255 prediction (min-max normalised, as
   PraNet's MATLAB ``mapminmax``) and a truth thresholded at ``> 128``.
@@ -204,8 +208,8 @@ def image_values(truth: np.ndarray, probability: np.ndarray, name: str = "") -> 
         name: The image's name (for the error).
 
     Returns:
-        ``hd``, ``hd95``, ``dice``, ``iou`` and, per pysodmetrics metric, the values its ``step``
-        recorded.
+        ``hd``, ``hd95``, ``dice``, ``iou``, ``polyp`` (the truth has a foreground pixel) and, per
+        pysodmetrics metric, the values its ``step`` recorded.
 
     Raises:
         ValueError: The map is not uint8 of the truth's shape.
@@ -222,7 +226,9 @@ def image_values(truth: np.ndarray, probability: np.ndarray, name: str = "") -> 
     binary = at_least(probability, PRANET_THRESHOLD)
     hd, hd95 = boundary_hd_pair(truth, binary)
     dice, iou = _dice_iou(truth, binary)
-    values: dict[str, Any] = {"hd": hd, "hd95": hd95, "dice": dice, "iou": iou}
+    values: dict[str, Any] = {
+        "hd": hd, "hd95": hd95, "dice": dice, "iou": iou, "polyp": bool(truth.any()),
+    }  # fmt: skip
     pred, gt, options = _sod_inputs(probability, truth.astype(np.uint8) * 255)
     for key, (class_name, lists) in SOD_STEPS.items():
         metric = getattr(py_sod_metrics, class_name)()
@@ -275,6 +281,7 @@ class StandardMetrics:
         self.hd95: list[float] = []
         self.dice: list[float] = []
         self.iou: list[float] = []
+        self.polyp: list[bool] = []
 
     def update(self, name: str, truth: np.ndarray, probability: np.ndarray) -> None:
         """Add one image.
@@ -293,6 +300,7 @@ class StandardMetrics:
         self.hd95.append(values["hd95"])
         self.dice.append(values["dice"])
         self.iou.append(values["iou"])
+        self.polyp.append(values["polyp"])
         for key, (_, lists) in SOD_STEPS.items():
             for attr, value in zip(lists, values[key], strict=True):
                 getattr(self._sod[key], attr).append(value)
@@ -323,16 +331,18 @@ class StandardMetrics:
         Returns:
             ``mean_dice_0.5``, ``mean_iou_0.5``, ``s_measure``, ``e_measure_mean``,
             ``e_measure_max``, ``e_measure_adaptive``, ``weighted_f``, ``mae``, ``boundary_hd``,
-            ``boundary_hd95`` (means over the images where they are defined, NaN if none) and
+            ``boundary_hd95`` (means over the images where they are defined, NaN if none),
+            ``dice_undefined`` (polyp-free truths, left out of mDice and mIoU) and
             ``boundary_hd_undefined`` (how many images had an empty mask).
         """
         if not self.names:
             raise ValueError("no image was added")
+        with_polyp = [i for i, polyp in enumerate(self.polyp) if polyp]
         em = self._sod["e_measure"].get_results()["em"]
         curve = np.asarray(em["curve"], dtype=np.float64)
         return {
-            "mean_dice_0.5": float(np.mean(self.dice)),
-            "mean_iou_0.5": float(np.mean(self.iou)),
+            "mean_dice_0.5": _mean_at(self.dice, with_polyp),
+            "mean_iou_0.5": _mean_at(self.iou, with_polyp),
             "s_measure": float(self._sod["s_measure"].get_results()["sm"]),
             "e_measure_mean": float(curve.mean()),
             "e_measure_max": float(curve.max()),
@@ -342,7 +352,12 @@ class StandardMetrics:
             "boundary_hd": _nanmean(self.hd),
             "boundary_hd95": _nanmean(self.hd95),
             "boundary_hd_undefined": int(sum(math.isnan(v) for v in self.hd)),
+            "dice_undefined": len(self.polyp) - len(with_polyp),
         }
+
+
+def _mean_at(values: list[float], indices: list[int]) -> float:
+    return float(np.mean([values[i] for i in indices])) if indices else math.nan
 
 
 def _nanmean(values: list[float]) -> float:

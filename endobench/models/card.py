@@ -54,18 +54,14 @@ def evaluation_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
         if standard and (run_dir / standard).is_file():
             values = json.loads((run_dir / standard).read_text(encoding="utf-8"))
             for key in ("mean_dice_0.5", "mean_iou_0.5"):
-                if key in values:
-                    scores[key] = values[key]
+                if isinstance(values.get(key), (int, float)) and values[key] == values[key]:
+                    scores[key] = values[key]  # NaN on polyp-free frames: no positives' figure
         sets[name] = {"images": entry.get("images"), "scores": scores}
         scores_json = run["sets"].get(name, {}).get("scores_json")
         if scores_json and (run_dir / scores_json).is_file():
             detection = json.loads((run_dir / scores_json).read_text(encoding="utf-8"))
             if detection.get("detection"):
                 sets[name]["detection"] = detection["detection"]
-                if detection["detection"].get("n_positive_frames") == 0:
-                    # PraNet's mean Dice is a positives' figure: on polyp-free frames it is 0.
-                    scores.pop("mean_dice_0.5", None)
-                    scores.pop("mean_iou_0.5", None)
     config = run.get("config", {})
     return {
         "run": record["run"],

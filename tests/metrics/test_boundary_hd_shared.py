@@ -106,7 +106,7 @@ def test_per_image_values_add_up_to_the_sequential_set():
         "mae": py_sod_metrics.MAE(),
     }
     merged = StandardMetrics()
-    hds, dices, ious = [], [], []
+    hds, dices, ious, polyp = [], [], [], []
     shape = (48, 64)
     edge = [
         (np.zeros(shape, bool), np.zeros(shape, np.uint8)),  # empty truth, empty prediction
@@ -127,6 +127,7 @@ def test_per_image_values_add_up_to_the_sequential_set():
         n = int(pred.sum()) + int(truth.sum())
         dices.append(2 * tp / n if tp else 0.0)
         ious.append(tp / (n - tp) if tp else 0.0)
+        polyp.append(bool(truth.any()))
         for metric in direct.values():
             metric.step(pred=probability, gt=truth.astype(np.uint8) * 255)
         if truth.any() and pred.any():
@@ -140,5 +141,7 @@ def test_per_image_values_add_up_to_the_sequential_set():
     assert result["e_measure_max"] == float(np.asarray(em["curve"], dtype=np.float64).max())
     assert result["e_measure_mean"] == float(np.asarray(em["curve"], dtype=np.float64).mean())
     assert result["boundary_hd"] == float(np.mean(hds))
-    assert result["mean_dice_0.5"] == float(np.mean(dices))
-    assert result["mean_iou_0.5"] == float(np.mean(ious))
+    # PraNet's per-image rule, averaged over the truths that show a polyp (two edge cases do not).
+    assert result["mean_dice_0.5"] == float(np.mean(np.array(dices)[polyp]))
+    assert result["mean_iou_0.5"] == float(np.mean(np.array(ious)[polyp]))
+    assert result["dice_undefined"] == 2 == polyp.count(False)

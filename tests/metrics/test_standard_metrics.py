@@ -91,3 +91,26 @@ def test_score_arrays_reports_standard_metrics_and_counts_undefined_hd():
         "mae",
         "mean_iou_0.5",
     }
+
+
+def test_polyp_free_frames_leave_mean_dice_undefined_and_out_of_the_mean():
+    from endobench.leaderboard.records import standard_scores
+
+    empty = np.zeros((32, 32), bool)
+    metrics = StandardMetrics()
+    metrics.update("clear", empty, np.zeros((32, 32), np.uint8))
+    metrics.update("false alarm", empty, np.full((32, 32), 255, np.uint8))
+    result = metrics.compute()
+    # PraNet's rule scores both 0 whatever was predicted: the set mean is undefined, not 0.
+    assert math.isnan(result["mean_dice_0.5"]) and math.isnan(result["mean_iou_0.5"])
+    assert result["dice_undefined"] == 2
+    assert "mdice" not in standard_scores(result) and "mae" in standard_scores(result)
+
+    truth = np.zeros((32, 32), bool)
+    truth[8:24, 8:24] = True
+    half = np.zeros((32, 32), np.uint8)
+    half[8:24, 8:16] = 255
+    metrics.update("polyp", truth, half)
+    result = metrics.compute()
+    assert result["mean_dice_0.5"] == pytest.approx(2 * 128 / (256 + 128))
+    assert result["mean_iou_0.5"] == pytest.approx(0.5) and result["dice_undefined"] == 2

@@ -275,3 +275,25 @@ def test_score_ranks_frames_by_the_saved_maps_maximum_with_prob(run, inputs, tmp
     next(probs.iterdir()).unlink()
     with pytest.raises(DataError, match="no probability map"):
         score_frames(preds, max_probability=max_probability_reader(probs), **frames)
+
+
+def test_mean_dice_is_left_undefined_on_polyp_free_frames_everywhere(run):
+    """PraNet's per-frame Dice is 0 on every polyp-free frame: the set means skip those frames, and
+    the leaderboard record and the model card show no mean Dice for a set of them alone."""
+    from endobench.leaderboard.records import record_from_run, record_values
+    from endobench.models.card import evaluation_from_run
+
+    def standard(set_name):
+        path = run.run_dir / "scores" / f"{set_name}_standard.json"
+        return json.loads(path.read_text())
+
+    negative = standard("polypgen-negative")
+    assert math.isnan(negative["mean_dice_0.5"]) and negative["dice_undefined"] == 3
+    mixed = standard("mixed")
+    assert mixed["dice_undefined"] == 4 and mixed["mean_dice_0.5"] > 0  # 4 masked frames count
+    record = record_from_run(run.run_dir)
+    assert record_values(record, "polypgen-negative").get("mdice") is None
+    assert record_values(record, "mixed")["mdice"] == mixed["mean_dice_0.5"]
+    card_sets = evaluation_from_run(run.run_dir)["sets"]
+    assert "mean_dice_0.5" not in card_sets["polypgen-negative"]["scores"]
+    assert card_sets["mixed"]["scores"]["mean_dice_0.5"] == mixed["mean_dice_0.5"]
