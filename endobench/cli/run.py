@@ -6,18 +6,7 @@ from pathlib import Path
 
 import typer
 
-
-def _sizes(text: str | None) -> list[int]:
-    from endobench.errors import ConfigError
-
-    if not text:
-        return []
-    try:
-        return [int(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError as err:
-        raise ConfigError(
-            f"--sizes {text!r}: give comma-separated integers such as 384,448,512,608"
-        ) from err
+from endobench.cli.values import comma_sides
 
 
 def run(
@@ -134,7 +123,7 @@ def run(
         data_root=data_root,
         skip_problems=skip_problems,
         size=size,
-        sizes=_sizes(sizes),
+        sizes=comma_sides(sizes),
         batch_size=batch_size,
         device=device,
         dtype=dtype,

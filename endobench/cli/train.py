@@ -6,10 +6,7 @@ from pathlib import Path
 
 import typer
 
-
-def _names(values: list[str] | None) -> list[str]:
-    """Accept ``--data a --data b`` and ``--data a,b`` alike."""
-    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+from endobench.cli.values import comma_names, comma_sides
 
 
 def train_command(
@@ -137,8 +134,8 @@ def train_command(
     )
     config = TrainConfig(
         model=model,
-        data=_names(data),
-        val_data=_names(val_data),
+        data=comma_names(data),
+        val_data=comma_names(val_data),
         out=out or Path("runs") / "train" / f"{model}-{recipe.size}",
         data_root=str(data_root) if data_root else None,
         skip_problems=skip_problems,
@@ -156,7 +153,7 @@ def train_command(
         limit=limit,
         checkpoint_minutes=checkpoint_minutes,
         init=init,
-        negatives=_names(negatives),
+        negatives=comma_names(negatives),
         negative_crops=negative_crops,
     )
     result = train(config)
@@ -209,19 +206,26 @@ def calibrate_command(
     dtype: str = typer.Option(
         None, "--dtype", help="Store the tensors as float16 (shipped weights) or float32."
     ),
+    sizes: str = typer.Option(
+        None,
+        "--sizes",
+        help="Input sides to choose from, e.g. 288,352: the best Dice within the budget becomes "
+        "the checkpoint's input size (default: its own).",
+    ),
 ) -> None:
     """Choose the post-processing (reference area, thresholds) with the best Dice within a
     false-positive frame budget, and store it in the checkpoint."""
     from rich.console import Console
 
-    from endobench.train.calibrate import calibrate_checkpoint, describe_calibration
+    from endobench.train.calibrate import calibrate_checkpoint
+    from endobench.train.calibration_result import describe_calibration, size_table
     from endobench.train.operating_point import curve_table
 
     result = calibrate_checkpoint(
         checkpoint,
-        train_data=_names(train_data),
-        val_data=_names(val_data),
-        negatives=_names(negatives),
+        train_data=comma_names(train_data),
+        val_data=comma_names(val_data),
+        negatives=comma_names(negatives),
         max_fp_rate=max_fp_rate,
         plot=plot,
         data_root=str(data_root) if data_root else None,
@@ -230,8 +234,12 @@ def calibrate_command(
         device=device,
         batch_size=batch_size,
         store_dtype=dtype,
+        sizes=comma_sides(sizes, "--sizes", "288,352"),
     )
-    Console().print(curve_table(result.trade_off))
+    console = Console()
+    if (sides := size_table(result)) is not None:
+        console.print(sides)
+    console.print(curve_table(result.trade_off))
     typer.echo(describe_calibration(result))
 
 

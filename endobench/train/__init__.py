@@ -3,12 +3,8 @@
 Importing this package imports torch; the CLI imports it only inside its commands.
 """
 
-from endobench.train.calibrate import (
-    CalibrationResult,
-    calibrate_checkpoint,
-    calibrate_model,
-    describe_calibration,
-)
+from endobench.train.calibrate import calibrate_checkpoint, calibrate_model
+from endobench.train.calibration_result import CalibrationResult, describe_calibration
 from endobench.train.fold_state import FoldState
 from endobench.train.loop import train
 from endobench.train.loss import boundary_weights, deep_supervision_loss, structure_loss

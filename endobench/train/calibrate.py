@@ -9,9 +9,11 @@ operating point.
   weights). Never a test set: data named ``test`` and PraNet's test ids are refused, and so are
   positive frames that trained the weights;
 - choice: the highest mean Dice on positive frames whose false-positive frame rate on the negative
-  frames is within ``--max-fp-rate``. The trade-off curve is printed and plotted.
+  frames is within ``--max-fp-rate``. The trade-off curve is printed and plotted;
+- input side (``--sizes``, optional): the same choice at each candidate side, and the side with the
+  best Dice within the budget becomes the checkpoint's ``input_size``.
 
-The parameters go into the checkpoint's metadata (``postprocess``), with the validation metrics of
+The parameters go into the checkpoint's metadata (``postprocess``, ``input_size``), with the validation metrics of
 a plain ``> 0.5`` threshold ("before") and of the post-processing ("after"): mean Dice, Jaccard,
 precision (PPV) and recall over positive frames with the EndoCV2021 toolkit's formulas
 (:mod:`endobench.metrics`), on the ``> 127`` masks that training uses, and the false-positive
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,46 +31,21 @@ import torch
 import torch.nn.functional as F
 
 from endobench.errors import ConfigError, WeightsError
+from endobench.train.calibration_result import (
+    CalibrationResult,
+    SizeTrial,
+    size_rank,
+)
 from endobench.train.display import TrainingDisplay
 from endobench.train.operating_point import (
     DEFAULT_MAX_FP_RATE,
-    REPORTED,
     FrameTable,
     Grid,
-    TradeOff,
-    coarse_budget_note,
     plot_trade_off,
     positive_metrics,
     trade_off,
 )
 from endobench.train.pairs import Pair, resize_image, resolve_pairs
-
-
-@dataclass
-class CalibrationResult:
-    """What calibration chose and what it changed on the validation frames.
-
-    Attributes:
-        checkpoint: The written checkpoint (empty until a file is written).
-        params: The chosen ``reference_area``, ``confidence`` and ``polarise``.
-        before: Positive frames' mean Dice, Jaccard, PPV, recall with a plain ``> 0.5`` threshold.
-        after: The same with the chosen post-processing.
-        n_train_masks: Training masks that gave the smallest polyp.
-        n_val: Positive validation frames.
-        trade_off: Every candidate, the curve and the choice.
-        n_negatives: Negative validation frames (empty truths of ``val_pairs`` and the negatives).
-        plot: The trade-off plot, once written.
-    """
-
-    checkpoint: Path
-    params: dict[str, float]
-    before: dict[str, float]
-    after: dict[str, float]
-    n_train_masks: int
-    n_val: int
-    trade_off: TradeOff | None = None
-    n_negatives: int = 0
-    plot: Path | None = None
 
 
 def iter_probabilities(
@@ -113,7 +89,7 @@ def iter_probabilities(
 
 def calibrate_model(
     model: torch.nn.Module,
-    size: int,
+    size: int | Sequence[int],
     train_pairs: Sequence[Pair],
     val_pairs: Sequence[Pair],
     *,
@@ -128,7 +104,9 @@ def calibrate_model(
 
     Args:
         model: Returns a list of logit maps; ``model.endobench_cfg`` gives mean and std.
-        size: Input side the model runs at.
+        size: Input side the model runs at, or several sides to choose from: each is calibrated,
+            and the side whose best candidate within the budget has the highest Dice wins (ties:
+            lower false-positive frame rate, then the smaller side).
         train_pairs: Their masks give the smallest polyp (the reference areas are its multiples).
         val_pairs: Validation frames; those with an empty truth count as negative frames.
         negative_pairs: More negative validation frames (polyp-free, no masks).
@@ -140,14 +118,18 @@ def calibrate_model(
 
     Returns:
         The result (its ``checkpoint`` is an empty path until a file is written; ``params`` is
-        empty when no candidate keeps within the budget).
+        empty when no candidate keeps within the budget at any side).
 
     Raises:
-        ConfigError: Training and validation images overlap, or no positive validation frame.
+        ConfigError: Training and validation images overlap, no positive validation frame, or
+            an input side is not a positive number.
     """
     from endobench.data import read_mask
     from endobench.models.postprocess import reference_area_from_masks
 
+    sizes = [size] if isinstance(size, int) else list(dict.fromkeys(size))
+    if not sizes or any(s <= 0 for s in sizes):
+        raise ConfigError(f"input sides {sizes}: give one or more positive sides, e.g. 288,352")
     overlap = {p.id for p in train_pairs} & {p.id for p in [*val_pairs, *negative_pairs]}
     if overlap:
         raise ConfigError(
@@ -162,15 +144,23 @@ def calibrate_model(
                 train_masks.append(read_mask(pair.mask))
             advance(1)
     base_area = reference_area_from_masks(train_masks)
-    frames = FrameTable(Grid.from_dict(grid))
     device = torch.device(device)
-    for pairs, what in ((val_pairs, "validation frames"), (negative_pairs, "negative frames")):
-        for prob, truth in iter_probabilities(
-            model, list(pairs), size, device, batch_size, bars, f"predicting {what}"
-        ):
-            frames.add(prob, truth)
+    trials, tables = [], {}
+    for side in sizes:
+        frames = FrameTable(Grid.from_dict(grid))
+        for pairs, what in ((val_pairs, "validation frames"), (negative_pairs, "negative frames")):
+            at = f" at {side} px" if len(sizes) > 1 else ""
+            for prob, truth in iter_probabilities(
+                model, list(pairs), side, device, batch_size, bars, f"predicting {what}{at}"
+            ):
+                frames.add(prob, truth)
+        result = trade_off(frames, base_area, max_fp_rate)
+        tables[side] = frames, result
+        plain = positive_metrics(frames, None)["dice"]
+        trials.append(SizeTrial(side, result.chosen, plain, result.plain_fp_rate))
     bars.close()
-    result = trade_off(frames, base_area, max_fp_rate)
+    best = min(trials, key=size_rank).size
+    frames, result = tables[best]
     params = result.chosen.params if result.chosen else {}
     return CalibrationResult(
         checkpoint=Path(),
@@ -181,6 +171,8 @@ def calibrate_model(
         n_val=frames.n_positive,
         trade_off=result,
         n_negatives=frames.n_negative,
+        size=best,
+        size_trials=trials,
     )
 
 
@@ -200,6 +192,7 @@ def calibrate_checkpoint(
     grid: dict[str, Sequence[float]] | None = None,
     progress: bool = True,
     store_dtype: str | None = None,
+    sizes: Sequence[int] | None = None,
 ) -> CalibrationResult:
     """Calibrate a checkpoint's post-processing at an operating point and store it in its metadata.
 
@@ -223,6 +216,9 @@ def calibrate_checkpoint(
         progress: Show progress bars.
         store_dtype: ``"float16"`` to store the calibrated tensors in half precision (the shipped
             weights), ``"float32"``, or None to keep the checkpoint's precision.
+        sizes: Input sides to choose from on the same validation frames (default: only the
+            checkpoint's own). The chosen side becomes the checkpoint's ``input_size``, the side
+            `endobench run` uses by default. A larger side costs speed roughly with its area.
 
     Raises:
         WeightsError: The checkpoint cannot be read or does not name its model.
@@ -246,7 +242,7 @@ def calibrate_checkpoint(
         raise WeightsError(
             f"{checkpoint}: its metadata names no model; calibrate a checkpoint written by `endobench train`"
         )
-    size = int(metadata.get("input_size") or 352)
+    trained_size = int(metadata.get("input_size") or 352)
     train_pairs, train_described = resolve_pairs(train_data, data_root, _ON_PROBLEM[skip_problems])
     if val_data:
         refuse_test_data(val_data)
@@ -261,7 +257,7 @@ def calibrate_checkpoint(
     model = create_model(name, weights=str(checkpoint))
     result = calibrate_model(
         model,
-        size,
+        list(sizes) if sizes else trained_size,
         train_pairs,
         val_pairs,
         negative_pairs=negative_pairs,
@@ -271,7 +267,8 @@ def calibrate_checkpoint(
         grid=grid,
         progress=progress,
     )
-    plot_trade_off(result.trade_off, plot, title=f"{name}: {checkpoint.name}")
+    at = f" at {result.size} px" if len(result.size_trials) > 1 else ""
+    plot_trade_off(result.trade_off, plot, title=f"{name}: {checkpoint.name}{at}")
     result.plot = plot
     if not result.params:
         lowest = min(c.fp_rate for c in result.trade_off.candidates)
@@ -290,7 +287,6 @@ def calibrate_checkpoint(
         },
         max_fp_rate=max_fp_rate,
         grid=grid,
-        size=size,
     )
     dtype = _STORE_DTYPES[store_dtype] if store_dtype else _stored_dtype(state_dict)
     save_checkpoint(target, state_dict, new_meta, dtype=dtype, overwrite=True)
@@ -322,12 +318,12 @@ def _calibrated_metadata(
     described: dict[str, list[str]],
     max_fp_rate: float,
     grid: dict[str, Sequence[float]] | None,
-    size: int,
 ) -> dict:
     """The checkpoint metadata with the chosen post-processing and the calibration's record."""
     dropped = ("path", "sha256", "format", "format_version", "dtype")
     new_meta = {k: v for k, v in metadata.items() if k not in dropped}
     new_meta["postprocess"] = result.params
+    new_meta["input_size"] = result.size
     new_meta["calibration"] = {
         **described,
         "n_train_masks": result.n_train_masks,
@@ -335,7 +331,8 @@ def _calibrated_metadata(
         "n_negative_frames": result.n_negatives,
         "max_fp_rate": max_fp_rate,
         "grid": Grid.from_dict(grid).to_dict(),
-        "input_size": size,
+        "input_size": result.size,
+        "size_trials": [_trial_record(t) for t in result.size_trials],
         "validation_before": result.before | {"fp_frame_rate": result.trade_off.plain_fp_rate},
         "validation_after": result.after | {"fp_frame_rate": result.trade_off.chosen.fp_rate},
         "sensitivity_after": result.trade_off.chosen.sensitivity,
@@ -343,6 +340,19 @@ def _calibrated_metadata(
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return new_meta
+
+
+def _trial_record(trial: SizeTrial) -> dict:
+    c = trial.chosen
+    return {
+        "size": trial.size,
+        "dice": c.dice if c else None,
+        "sensitivity": c.sensitivity if c else None,
+        "fp_frame_rate": c.fp_rate if c else None,
+        "postprocess": c.params if c else None,
+        "plain_dice": trial.plain_dice,
+        "plain_fp_frame_rate": trial.plain_fp_rate,
+    }
 
 
 def _held_back_split(
@@ -371,28 +381,3 @@ _ON_PROBLEM = {False: "error", True: "skip"}  # --skip-problems -> the data laye
 def _stored_dtype(state_dict: dict[str, torch.Tensor]) -> torch.dtype | None:
     floats = {v.dtype for v in state_dict.values() if v.is_floating_point()}
     return floats.pop() if len(floats) == 1 else None
-
-
-def describe_calibration(result: CalibrationResult) -> str:
-    """A few lines for the terminal: the parameters and the validation metrics before/after."""
-    p = result.params
-    rates = result.trade_off
-    negatives = (
-        f"; false-positive frame rate on {result.n_negatives} negative frames: "
-        f"{rates.plain_fp_rate:.3f} at > 0.5, {rates.chosen.fp_rate:.3f} post-processed "
-        f"(budget {rates.max_fp_rate:g})"
-        if result.n_negatives
-        else "; no negative frames (give --negatives for a false-positive budget)"
-    )
-    lines = [
-        f"post-processing: reference_area {p['reference_area']:.5f} (smallest of "
-        f"{result.n_train_masks} training masks x {p['reference_area'] / rates.base_area:g}), "
-        f"confidence {p['confidence']:g}, polarise {p['polarise']:g}{negatives}",
-        f"positive frames ({result.n_val})  " + "  ".join(f"{k:>8}" for k in REPORTED),
-        "  > 0.5 threshold       " + "  ".join(f"{result.before[k]:8.4f}" for k in REPORTED),
-        "  post-processed        " + "  ".join(f"{result.after[k]:8.4f}" for k in REPORTED),
-        f"trade-off plot: {result.plot}" if result.plot else "",
-        coarse_budget_note(result.n_negatives, rates.max_fp_rate),
-        f"written: {result.checkpoint}",
-    ]
-    return "\n".join(line for line in lines if line)

@@ -310,3 +310,110 @@ def test_a_budget_finer_than_one_frame_is_named():
     assert "one of 36 negative frames is 2.8%" in note and "at least 50 frames" in note
     assert coarse_budget_note(50, 0.02) == "" and coarse_budget_note(0, 0.02) == ""
     assert coarse_budget_note(154, 0.005) != ""
+
+
+class SideGateModel(BrightnessModel):
+    """The brightness map at one input side only; every other side sees no polyp anywhere."""
+
+    def __init__(self, side: int):
+        super().__init__()
+        self.side = side
+
+    def forward(self, x):
+        if x.shape[-1] == self.side:
+            return super().forward(x)
+        return [torch.full_like(x[:, :1], -9.0)]
+
+
+def test_the_input_side_with_the_best_dice_within_the_budget_is_chosen(hand_made):
+    train, val = hand_made
+    train_pairs, _ = resolve_pairs([str(train)])
+    val_pairs, _ = resolve_pairs([str(val)])
+    grid = {"area_factors": (1,), "confidence": (0.5, 0.9), "polarise": (0.3, 0.5, 0.7)}
+    single = calibrate_model(BrightnessModel(), SIDE, train_pairs, val_pairs, grid=grid)
+    for sides in ((32, SIDE, 96), (SIDE, 32, 96)):
+        result = calibrate_model(SideGateModel(SIDE), sides, train_pairs, val_pairs, grid=grid)
+        assert result.size == SIDE and [t.size for t in result.size_trials] == list(sides)
+        # Chosen and reported at the winning side: exactly the single-side calibration there.
+        assert result.params == single.params and result.after == single.after
+        assert result.trade_off.chosen == single.trade_off.chosen
+        others = [t for t in result.size_trials if t.size != SIDE]
+        for t in others:  # nothing found there: Dice 0 (up to the toolkit's epsilon)
+            assert t.plain_dice < 1e-9 and t.chosen.dice < 1e-9 and t.chosen.sensitivity == 0
+    # At one side the result names it and has one trial (no side table).
+    from endobench.train.calibration_result import size_table
+
+    assert single.size == SIDE and len(single.size_trials) == 1 and size_table(single) is None
+
+
+def test_sides_rank_by_budget_then_dice_then_false_positive_rate_then_speed():
+    from endobench.train.calibration_result import SizeTrial, size_rank
+    from endobench.train.operating_point import Candidate
+
+    def trial(size, dice=None, fp=0.0):
+        c = None if dice is None else Candidate(0.01, 0.5, 0.5, dice, 1.0, fp)
+        return SizeTrial(size, c, 0.0, None)
+
+    def best(*trials):
+        return min(trials, key=size_rank).size
+
+    assert best(trial(288), trial(352, 0.5)) == 352  # within the budget beats none
+    assert best(trial(352, 0.881), trial(288, 0.880)) == 352
+    assert best(trial(352, 0.88, fp=0.02), trial(416, 0.88, fp=0.0)) == 416
+    assert best(trial(352, 0.88), trial(288, 0.88)) == 288
+    assert best(trial(352), trial(288)) == 288
+
+
+def test_cli_sizes_store_the_chosen_side_as_the_checkpoints_input_size(hand_made, tmp_path):
+    from endobench.cli import app
+    from endobench.models import create_model, load_checkpoint, save_checkpoint
+    from endobench.train.calibration_result import SizeTrial, size_rank
+
+    train, val = hand_made
+    weights = tmp_path / "w.safetensors"
+    save_checkpoint(
+        weights,
+        create_model("brp_lite", pretrained_backbone=False),
+        {"model": "brp_lite", "input_size": 64},
+    )
+    out = tmp_path / "sized.safetensors"
+    args = ["calibrate", str(weights), "--train-data", str(train), "--val-data", str(val)]
+    result = CliRunner().invoke(
+        app, [*args, "--sizes", "64,32", "--out", str(out), "--device", "cpu"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "input side" in result.output and "best of 64, 32" in result.output
+    _, meta = load_checkpoint(out)
+    trials = meta["calibration"]["size_trials"]
+    assert [t["size"] for t in trials] == [64, 32]
+    ranked = [
+        SizeTrial(t["size"], None if t["dice"] is None else _candidate(t), t["plain_dice"], None)
+        for t in trials
+    ]
+    assert (
+        meta["input_size"] == meta["calibration"]["input_size"] == min(ranked, key=size_rank).size
+    )
+    chosen = next(t for t in trials if t["size"] == meta["input_size"])
+    assert meta["postprocess"] == chosen["postprocess"]
+    # `endobench run` and every predictor take the model's side from the checkpoint.
+    assert (
+        create_model("brp_lite", weights=str(out)).endobench_cfg["input_size"] == meta["input_size"]
+    )
+
+    bad = CliRunner().invoke(
+        app, [*args, "--sizes", "64,zero", "--out", str(tmp_path / "x.safetensors")]
+    )
+    assert (
+        bad.exit_code == 2 and "--sizes '64,zero'" in bad.output and "Traceback" not in bad.output
+    )
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def _candidate(record: dict):
+    from endobench.train.operating_point import Candidate
+
+    p = record["postprocess"]
+    return Candidate(
+        p["reference_area"], p["confidence"], p["polarise"], record["dice"],
+        record["sensitivity"], record["fp_frame_rate"],
+    )  # fmt: skip
