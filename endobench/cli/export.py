@@ -75,10 +75,18 @@ def export(
         f"(fp32, sample image {checks['fp32']['image']})"
     )
     if "int8" in checks:
+        quantised = result.metadata["quantisation"]
+        tries = quantised.get("tries", 1)
+        float_note = (
+            f" (try {tries}: {quantised['convolutions kept float']} kept float, as the earlier "
+            "tries' masks disagreed)"
+            if tries > 1
+            else ""
+        )
         typer.echo(
             f"checked: int8 masks agree with PyTorch's at mean Dice {checks['int8']['mean_dice']:.4f} "
             f"(min {checks['int8']['min_dice']:.4f}) on {checks['int8']['images']} sample images; "
-            f"convolutions: {result.metadata['quantisation']['convolutions']}"
+            f"convolutions: {quantised['convolutions']}{float_note}"
         )
     typer.echo(
         f"wrote {result.path} ({result.precision}, {result.input_size} px, "

@@ -3,7 +3,9 @@
 Only what is safe is quantised: convolutions, with their ReLU/ReLU6 (``Relu``/``Clip``) so that the
 activation's range, not the unbounded pre-activation range, sets the int8 scale. Sigmoids, resizes,
 the reverse-attention products, additions and concatenations stay float (QDQ format, weights
-per output channel). The caller checks the masks against PyTorch's before anything is written.
+per output channel). The caller's check compares the masks with PyTorch's; when they disagree,
+the decoder's convolutions, then also the encoder's first, stay float too (:func:`float_steps`),
+and the first file that passes is kept.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,17 +83,96 @@ def fold_constants(source: Path, dest: Path) -> None:
     ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
 
 
-def quantise(fp32_path: Path, int8_path: Path, arrays: list[np.ndarray]) -> dict[str, object]:
-    """Write the int8 QDQ model of ``fp32_path`` to ``int8_path``, calibrated on ``arrays``.
+#: Convolutions of the encoder: their ONNX node names hold this (the models' ``backbone`` module).
+ENCODER_MARK = "/backbone/"
+
+
+def float_steps(conv_names: list[str]) -> list[tuple[str, list[str]]]:
+    """What stays float at each try, least first: nothing; then the decoder (every convolution
+    outside the encoder); then also the encoder's first convolution, which sees raw pixels.
+
+    Args:
+        conv_names: The graph's convolution node names, in graph order.
+
+    Returns:
+        ``(description, convolutions kept float)`` per try (one try for a graph without an encoder
+        mark, or one that is all encoder).
+    """
+    encoder = [name for name in conv_names if ENCODER_MARK in name]
+    decoder = [name for name in conv_names if ENCODER_MARK not in name]
+    steps = [("none", [])]
+    if encoder and decoder:
+        steps.append(("the decoder's convolutions", decoder))
+        steps.append(("the decoder's and the encoder's first convolution", decoder + encoder[:1]))
+    return steps
+
+
+def quantise(
+    fp32_path: Path,
+    int8_path: Path,
+    arrays: list[np.ndarray],
+    check: Callable[[Path], dict[str, Any]],
+    steps: list[tuple[str, list[str]]] | None = None,
+) -> tuple[dict[str, object], dict[str, Any]]:
+    """Write the int8 QDQ model of ``fp32_path`` to ``int8_path`` that passes ``check``.
+
+    Quantises as much as the check allows: the tries of :func:`float_steps` in order, the first
+    that passes is kept.
 
     Args:
         fp32_path: The verified fp32 export.
         int8_path: Where to write the quantised graph (a temporary file of the caller).
         arrays: Preprocessed calibration images, 1 x 3 x S x S each.
+        check: Verifies a quantised file: returns its figures or raises an
+            :class:`~endobench.errors.EndobenchError` (the masks disagree).
+        steps: The tries (default: :func:`float_steps` of the graph).
 
     Returns:
-        The settings used (recorded in the file's metadata).
+        The settings used (recorded in the file's metadata) and the passing check's figures.
+
+    Raises:
+        EndobenchError: No try passed: the last try's error, with every try's outcome.
     """
+    import onnx
+
+    from endobench.errors import EndobenchError
+
+    # The TorchScript exporter hands some weights to convolutions through Identity nodes; the
+    # quantiser then sees no constant weight and leaves the convolution float. ONNX Runtime's basic
+    # (hardware-independent) graph optimisations fold them first.
+    basic = int8_path.with_name(int8_path.stem + ".basic.onnx")
+    fold_constants(fp32_path, basic)
+    if steps is None:
+        convs = [n.name for n in onnx.load(str(basic)).graph.node if n.op_type == "Conv"]
+        steps = float_steps(convs)
+    failures: list[str] = []
+    last: EndobenchError | None = None
+    for kept_float, exclude in steps:
+        _quantise_static(basic, int8_path, arrays, exclude)
+        try:
+            figures = check(int8_path)
+        except EndobenchError as err:
+            failures.append(f"{kept_float} float: {err}")
+            last = err
+            continue
+        done, total = count_int8_convolutions(int8_path)
+        settings = {
+            "method": "onnxruntime static quantisation, QDQ, MinMax calibration",
+            "operators": list(QUANTISED_OPS),
+            "weights": "int8, per output channel",
+            "activations": "uint8, per tensor",
+            "float": "sigmoid, resize, reverse attention, additions, concatenations",
+            "convolutions kept float": kept_float,
+            "tries": len(failures) + 1,
+            "convolutions": f"{done} of {total} in int8",
+        }
+        return settings, figures
+    if len(failures) == 1:
+        raise last
+    raise type(last)(f"no int8 file passed ({len(failures)} tries): " + "; ".join(failures))
+
+
+def _quantise_static(basic: Path, out: Path, arrays: list[np.ndarray], exclude: list[str]) -> None:
     import logging
 
     from onnxruntime.quantization import (
@@ -100,24 +182,12 @@ def quantise(fp32_path: Path, int8_path: Path, arrays: list[np.ndarray]) -> dict
         quantize_static,
     )
 
-    settings = {
-        "method": "onnxruntime static quantisation, QDQ, MinMax calibration",
-        "operators": list(QUANTISED_OPS),
-        "weights": "int8, per output channel",
-        "activations": "uint8, per tensor",
-        "float": "sigmoid, resize, reverse attention, additions, concatenations",
-    }
-    # The TorchScript exporter hands some weights to convolutions through Identity nodes; the
-    # quantiser then sees no constant weight and leaves the convolution float. ONNX Runtime's basic
-    # (hardware-independent) graph optimisations fold them first.
-    basic = int8_path.with_name(int8_path.stem + ".basic.onnx")
-    fold_constants(fp32_path, basic)
     quiet = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)  # the quantiser's advice goes to the root logger
     try:
         quantize_static(
             str(basic),
-            str(int8_path),
+            str(out),
             _Reader(arrays),
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=list(QUANTISED_OPS),
@@ -125,11 +195,10 @@ def quantise(fp32_path: Path, int8_path: Path, arrays: list[np.ndarray]) -> dict
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=list(exclude),
         )
     finally:
         logging.getLogger().setLevel(quiet)
-    done, total = count_int8_convolutions(int8_path)
-    return settings | {"convolutions": f"{done} of {total} in int8"}
 
 
 def count_int8_convolutions(path: Path) -> tuple[int, int]:

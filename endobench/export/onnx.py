@@ -120,8 +120,10 @@ def export_onnx(
                 calibration, predictor.preprocess.to_array, calibration_images, data_root
             )
             final = Path(scratch) / "int8.onnx"
-            extra["quantisation"] = quantise(fp32_path, final, arrays) | {"calibration": described}
-            checks["int8"] = verify_masks(predictor, final, references, min_dice)
+            settings, checks["int8"] = quantise(
+                fp32_path, final, arrays, lambda f: verify_masks(predictor, f, references, min_dice)
+            )
+            extra["quantisation"] = settings | {"calibration": described}
         metadata = export_metadata(predictor, precision, dynamic_size, checks) | extra
         _write(final, out, metadata)
     return ExportResult(out, precision, side, metadata, time.perf_counter() - began)

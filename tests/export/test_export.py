@@ -143,6 +143,49 @@ def test_int8_export_below_the_mask_agreement_is_refused(tiny_weights, tmp_path)
     assert not out.exists()
 
 
+def test_float_steps_keep_the_decoder_then_also_the_first_convolution_float():
+    from endobench.export.int8 import float_steps
+
+    names = ["/model/backbone/conv_stem/Conv", "/model/backbone/b0/Conv", "/model/ra2/conv/Conv"]
+    assert float_steps(names) == [
+        ("none", []),
+        ("the decoder's convolutions", [names[2]]),
+        ("the decoder's and the encoder's first convolution", [names[2], names[0]]),
+    ]
+    assert float_steps(["/model/a/Conv", "/model/b/Conv"]) == [("none", [])]  # no encoder mark
+    assert float_steps(names[:2]) == [("none", [])]  # nothing outside the encoder
+
+
+def test_int8_keeps_the_first_try_whose_masks_pass_the_check(tiny_onnx, tmp_path):
+    from endobench.export.int8 import count_int8_convolutions, quantise
+
+    first = next(n.name for n in onnx.load(str(tiny_onnx)).graph.node if n.op_type == "Conv")
+    rng = np.random.default_rng(0)
+    arrays = [rng.random((1, 3, TINY_SIZE, TINY_SIZE), dtype=np.float32) for _ in range(4)]
+    steps = [("none", []), ("the first convolution", [first])]
+    tried = []
+
+    def all_int8_disagrees(path):
+        done, total = count_int8_convolutions(path)
+        tried.append(done)
+        if done == total:
+            raise ExportCheckError("int8 masks agree at mean Dice 0.5")
+        return {"mean_dice": 0.99}
+
+    settings, figures = quantise(tiny_onnx, tmp_path / "q.onnx", arrays, all_int8_disagrees, steps)
+    assert tried == [3, 2] and figures == {"mean_dice": 0.99}
+    assert settings["tries"] == 2 and settings["convolutions"] == "2 of 3 in int8"
+    assert settings["convolutions kept float"] == "the first convolution"
+
+    def never(path):
+        raise ExportCheckError("int8 masks agree at mean Dice 0.5")
+
+    with pytest.raises(
+        ExportCheckError, match=r"no int8 file passed \(2 tries\): none float: .*; the first"
+    ):
+        quantise(tiny_onnx, tmp_path / "r.onnx", arrays, never, steps)
+
+
 @pytest.mark.slow
 def test_brp_lite_round_trip_at_a_small_size(tmp_path):
     out = export_onnx("brp_lite", tmp_path / "brp_lite.onnx", size=64)
