@@ -13,11 +13,11 @@ operating point.
 - input side (``--sizes``, optional): the same choice at each candidate side, and the side with the
   best Dice within the budget becomes the checkpoint's ``input_size``.
 
-The parameters go into the checkpoint's metadata (``postprocess``, ``input_size``), with the validation metrics of
-a plain ``> 0.5`` threshold ("before") and of the post-processing ("after"): mean Dice, Jaccard,
-precision (PPV) and recall over positive frames with the EndoCV2021 toolkit's formulas
-(:mod:`endobench.metrics`), on the ``> 127`` masks that training uses, and the false-positive
-frame rates.
+The parameters go into the checkpoint's metadata (``postprocess``, ``input_size``), with the
+validation metrics of a plain ``> 0.5`` threshold ("before") and of the post-processing ("after"):
+mean Dice, Jaccard, precision (PPV) and recall over positive frames with the EndoCV2021 toolkit's
+formulas (:mod:`endobench.metrics`), on the ``> 127`` masks that training uses, and the
+false-positive frame rates; ``calibration.size_trials`` records every side tried.
 """
 
 from __future__ import annotations
