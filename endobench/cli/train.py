@@ -105,7 +105,7 @@ def train_command(
         None,
         "--frame-share",
         help="With --negatives: share of positives shown framed in a negative frame, whose view "
-        "crops also train (recipe: 0.25; 0: off).",
+        "crops also train (recipe: 0, off; e.g. 0.25).",
     ),
     freeze_norm: bool = typer.Option(
         None,
