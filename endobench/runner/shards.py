@@ -161,23 +161,19 @@ def join(device: str) -> Iterator[Shard]:
     if not shard.distributed:
         yield shard
         return
-    import torch
     import torch.distributed as dist
 
     from endobench.predictor import resolve_device
+    from endobench.process_group import close_group, open_group
 
     if dist.is_initialized():
         yield replace(shard, backend=dist.get_backend())
         return
-    target = resolve_device(device, shard.local_rank)
-    backend = "nccl" if target.type == "cuda" else "gloo"
-    if target.type == "cuda":
-        torch.cuda.set_device(target)
-    dist.init_process_group(backend=backend, timeout=WAIT_LIMIT)
+    backend = open_group(resolve_device(device, shard.local_rank), timeout=WAIT_LIMIT)
     try:
         yield replace(shard, backend=backend, initialised_here=True)
     finally:
-        dist.destroy_process_group()
+        close_group()
 
 
 @dataclass

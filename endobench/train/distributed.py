@@ -1,8 +1,8 @@
 """Process-group helpers: the same training code runs alone or under ``torchrun`` (DDP).
 
 ``torchrun --nproc_per_node N`` sets ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` (read by
-:func:`endobench.distributed_env.launch_place`); the group is created here with gloo on CPU and
-NCCL on GPU. Only rank 0 writes files and shows progress.
+:func:`endobench.distributed_env.launch_place`); :mod:`endobench.process_group` joins the group
+(gloo on CPU, NCCL on GPU). Only rank 0 writes files and shows progress.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch.distributed as dist
 
 from endobench.distributed_env import RankRoles, launch_place
 from endobench.predictor import resolve_device
+from endobench.process_group import close_group, open_group
 
 
 @dataclass(frozen=True)
@@ -53,16 +54,14 @@ def setup(device: str = "auto") -> DistContext:
     if world_size <= 1:
         return DistContext(0, 1, 0, resolve_device(device), False)
     dev = resolve_device(device, local_rank)
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
-    dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    open_group(dev)
     return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, dev, True)
 
 
 def teardown(ctx: DistContext) -> None:
     """Leave the process group if :func:`setup` created it."""
-    if ctx.initialised_here and dist.is_initialized():
-        dist.destroy_process_group()
+    if ctx.initialised_here:
+        close_group()
 
 
 def barrier(ctx: DistContext) -> None:
