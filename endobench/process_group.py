@@ -21,16 +21,12 @@ if TYPE_CHECKING:  # torch is imported when a group is joined, not with the pack
     import torch
 
 
-def backend_for(device: torch.device) -> str:
-    """The collective backend for a process on ``device``: NCCL for CUDA, gloo otherwise."""
-    return "nccl" if device.type == "cuda" else "gloo"
-
-
 def open_group(device: torch.device, timeout: timedelta | None = None) -> str:
-    """Create the default process group from torchrun's variables.
+    """Create the default process group from torchrun's variables: NCCL for a CUDA device (which
+    becomes the current one first), gloo otherwise.
 
     Args:
-        device: This process's device; a CUDA device becomes the current one first.
+        device: This process's device.
         timeout: How long a collective waits for the other ranks (torch's default when None).
 
     Returns:
@@ -40,7 +36,7 @@ def open_group(device: torch.device, timeout: timedelta | None = None) -> str:
     import torch.distributed as dist
     import torch.distributed.nn  # noqa: F401  (before the group exists: see the module docstring)
 
-    backend = backend_for(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
     options = {} if timeout is None else {"timeout": timeout}

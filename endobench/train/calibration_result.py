@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from endobench.train.operating_point import REPORTED, Candidate, TradeOff, coarse_budget_note
+from endobench.train.operating_point import (
+    REPORTED,
+    Candidate,
+    TradeOff,
+    coarse_budget_note,
+    fp_rate_text,
+)
 
 
 @dataclass(frozen=True)
@@ -86,15 +92,11 @@ def size_table(result: CalibrationResult):
             str(t.size),
             f"{c.dice:.4f}" if c else "none within budget",
             f"{c.sensitivity:.3f}" if c else "",
-            _rate(c.fp_rate) if c else "",
+            fp_rate_text(c.fp_rate) if c else "",
             f"{t.plain_dice:.4f}",
-            _rate(t.plain_fp_rate),
+            fp_rate_text(t.plain_fp_rate),
         )
     return table
-
-
-def _rate(rate: float | None) -> str:
-    return "n/a" if rate is None else f"{rate:.3f}"
 
 
 def describe_calibration(result: CalibrationResult) -> str:

@@ -257,12 +257,16 @@ def curve_table(result: TradeOff):
         table.add_column(header, justify="right")
     for c in result.front():
         mark = "chosen" if c == result.chosen else ""
-        rate = "n/a" if c.fp_rate is None else f"{c.fp_rate:.3f}"
         table.add_row(
             mark, f"{c.reference_area:.5f}", f"{c.confidence:g}", f"{c.polarise:g}",
-            f"{c.dice:.4f}", f"{c.sensitivity:.3f}", rate,
+            f"{c.dice:.4f}", f"{c.sensitivity:.3f}", fp_rate_text(c.fp_rate),
         )  # fmt: skip
     return table
+
+
+def fp_rate_text(rate: float | None) -> str:
+    """A false-positive frame rate as the tables show it ("n/a" without negative frames)."""
+    return "n/a" if rate is None else f"{rate:.3f}"
 
 
 def plot_trade_off(result: TradeOff, path: str | Path, title: str = "") -> Path:
