@@ -112,6 +112,32 @@ def train_command(
         "--freeze-norm/--no-freeze-norm",
         help="Keep BatchNorm statistics of the starting weights (fine-tuning; recipe: off).",
     ),
+    val_negatives: list[str] = typer.Option(
+        [], "--val-negatives", help="Polyp-free frames that validate (then all --negatives train)."
+    ),
+    weak_positives: list[str] = typer.Option(
+        [],
+        "--weak-positives",
+        help="Frames that show a polyp, no mask: trained with a frame-level loss.",
+    ),
+    val_positive_frames: list[str] = typer.Option(
+        [], "--val-positive-frames", help="Polyp frames, no mask, that validate (share found)."
+    ),
+    weak_fraction: float = typer.Option(
+        None, "--weak-fraction", help="Share of each batch of --weak-positives (recipe: 0.125)."
+    ),
+    frame_loss: float = typer.Option(
+        None, "--frame-loss", help="Weight of the frame-level loss (recipe: 1; 0 = off)."
+    ),
+    augment: bool = typer.Option(
+        None, "--augment/--no-augment", help="Flips, rotations, colour on the device (recipe: off)."
+    ),
+    select: str = typer.Option(
+        None, "--select", help="Best epoch by 'dice' (recipe) or 'balanced' (+found -false alarms)."
+    ),
+    backbone_weights: Path = typer.Option(
+        None, "--backbone-weights", help="ImageNet file of the backbone (never downloaded)."
+    ),
 ) -> None:
     """Train a model with its published recipe (PraNet's; the seed paper's for brp*)."""
     import torch
@@ -131,6 +157,10 @@ def train_command(
         negative_fraction=negative_fraction,
         frame_share=frame_share,
         freeze_norm=freeze_norm,
+        weak_fraction=weak_fraction,
+        frame_loss=frame_loss,
+        augment=augment,
+        select=select,
     )
     config = TrainConfig(
         model=model,
@@ -155,6 +185,10 @@ def train_command(
         init=init,
         negatives=comma_names(negatives),
         negative_crops=negative_crops,
+        val_negatives=comma_names(val_negatives),
+        weak_positives=comma_names(weak_positives),
+        val_positive_frames=comma_names(val_positive_frames),
+        model_kwargs={"backbone_weights": str(backbone_weights)} if backbone_weights else {},
     )
     result = train(config)
     if launch_place().is_main:  # under torchrun, only rank 0 reports
@@ -243,7 +277,45 @@ def calibrate_command(
     typer.echo(describe_calibration(result))
 
 
+def pack_data_command(
+    out: Path = typer.Option(..., "--out", help="A new folder for the pack."),
+    data: list[str] = typer.Option(
+        [],
+        "--data",
+        help="Data sets with masks (kvasir:train or folders; repeat or comma-separate).",
+    ),
+    frames: list[Path] = typer.Option(
+        [],
+        "--frames",
+        help="Folders of frames without masks (negatives, polyp frames); repeatable.",
+    ),
+    size: int = typer.Option(352, "--size", help="The training side."),
+    quality: int = typer.Option(90, "--quality", help="JPEG quality of the images."),
+    data_root: Path = typer.Option(None, "--data-root", help="Folder holding the named data sets."),
+) -> None:
+    """Resize training data once, to train elsewhere (a GPU machine) from small files."""
+    from rich.progress import Progress
+
+    from endobench.train.packing import pack_training_data
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("packing", total=None)
+        record = pack_training_data(
+            out,
+            comma_names(data),
+            frames,
+            side=size,
+            quality=quality,
+            data_root=data_root,
+            advance=lambda n: progress.advance(task, n),
+        )
+    typer.echo(
+        f"{out}: {len(record['files'])} files, {record['bytes'] / 2**20:.1f} MiB at {size} px"
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``train`` and ``calibrate`` to the root command group."""
+    """Add ``train``, ``calibrate`` and ``pack-data`` to the root command group."""
     app.command("train")(train_command)
     app.command("calibrate")(calibrate_command)
+    app.command("pack-data")(pack_data_command)

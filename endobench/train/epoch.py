@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,13 +19,15 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 import endobench.train.distributed as D
+from endobench.train.augment import augment_batch, batch_generator
+from endobench.train.batch_mix import TrainingMix
+from endobench.train.batch_mix import epoch_batches as mixed_batches
 from endobench.train.display import TrainingDisplay
 from endobench.train.fold_state import FoldState
 from endobench.train.loss import deep_supervision_loss
-from endobench.train.negative_mix import TrainingMix
-from endobench.train.negative_mix import epoch_batches as mixed_batches
 from endobench.train.pairs import batch_loader
 from endobench.train.recipe import multiscale_sizes
+from endobench.train.weak_frames import WEAK, frame_loss
 
 
 def to_inputs(images: torch.Tensor, masks: torch.Tensor, state: FoldState):
@@ -101,7 +104,9 @@ def train_epoch(
     loader = batch_loader(source, batches[skip:], state.config.workers)
     with display.batches(description, len(batches), done=skip) as advance:
         for done, (images, masks, *_) in enumerate(loader, skip + 1):
-            total, count = train_batch(state, images, masks, total, count)
+            kinds = state.mix.kinds(batches[done - 1]) if state.mix is not None else None
+            extra = BatchExtras(kinds, batch_generator(state.config.seed, epoch, done))
+            total, count = train_batch(state, images, masks, total, count, extra)
             advance(len(images) * state.ctx.world_size, loss=total / max(count, 1))
             if on_batch is not None:
                 seconds = before + time.perf_counter() - tic
@@ -118,15 +123,60 @@ def train_epoch(
     return total / max(count, 1), before + time.perf_counter() - tic
 
 
+@dataclass
+class BatchExtras:
+    """What a training batch needs beside its pixels.
+
+    Attributes:
+        kinds: Each image's kind (:mod:`endobench.train.weak_frames`), or None when every image
+            has a mask and no frame-level loss applies.
+        generator: The batch's augmentation draws (used when ``Recipe.augment``).
+    """
+
+    kinds: list[float] | None = None
+    generator: torch.Generator | None = None
+
+
+def batch_loss(outputs, y: torch.Tensor, kinds: torch.Tensor | None, recipe) -> torch.Tensor:
+    """The structure loss of the images with a (possibly empty) mask, plus the recipe's
+    ``frame_loss`` times the frame-level loss of the weak positives and the negatives.
+
+    Without ``kinds`` (or with no weak positive in the run), exactly the published loss.
+    """
+    if kinds is None:
+        return deep_supervision_loss(outputs, y, bce=recipe.bce)
+    pixel = kinds != WEAK
+    loss = y.new_zeros(())
+    if bool(pixel.all()):
+        loss = deep_supervision_loss(outputs, y, bce=recipe.bce)
+    elif bool(pixel.any()):
+        loss = deep_supervision_loss([o[pixel] for o in outputs], y[pixel], bce=recipe.bce)
+    framed = kinds >= 0
+    if recipe.frame_loss > 0 and bool(framed.any()):
+        loss = loss + recipe.frame_loss * frame_loss([o[framed] for o in outputs], kinds[framed])
+    return loss
+
+
 def train_batch(
-    state: FoldState, images: torch.Tensor, masks: torch.Tensor, total: float, count: float
+    state: FoldState,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    total: float,
+    count: float,
+    extras: BatchExtras | None = None,
 ) -> tuple[float, float]:
     """One optimiser step per multi-scale side; returns the loss sums with this batch's scale-1
     losses added (every side's when no scale is 1)."""
     recipe, config = state.recipe, state.config
+    extras = extras or BatchExtras()
     sides = multiscale_sizes(recipe.size, recipe.scales)
     record = [i for i, rate in enumerate(recipe.scales) if rate == 1.0] or list(range(len(sides)))
     base_x, base_y = to_inputs(images, masks, state)
+    if recipe.augment and extras.generator is not None:
+        base_x, base_y = augment_batch(base_x, base_y, extras.generator)
+    kinds = None
+    if extras.kinds is not None and state.mix is not None and state.mix.has_weak:
+        kinds = torch.tensor(extras.kinds, device=base_x.device)
     for index, side in enumerate(sides):
         x, y = base_x, base_y
         if side != recipe.size:
@@ -137,7 +187,7 @@ def train_batch(
         state.optimizer.zero_grad(set_to_none=True)
         with autocast(state):
             outputs = state.net(x)
-        loss = deep_supervision_loss(outputs, y, bce=recipe.bce)
+        loss = batch_loss(outputs, y, kinds, recipe)
         loss.backward()
         if recipe.clip > 0:
             torch.nn.utils.clip_grad_value_(state.net.parameters(), recipe.clip)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from endobench.errors import ConfigError
+from endobench.train.frame_sets import attach_frame_sets, resolve_frame_sets
 from endobench.train.negative_mix import attach_negatives, resolve_negatives
 from endobench.train.options import TrainConfig
 from endobench.train.pairs import Pair, resolve_pairs, split_pairs
@@ -36,6 +37,9 @@ class FoldPlan:
             counts, ids, ``init``, negatives, ``trained_ids``).
         negative_train: Real negative frames it trains on (:mod:`endobench.train.negative_mix`).
         negative_val: Real negative frames it validates on (other sequences).
+        weak_train: Frames that show a polyp without a mask, trained at the frame level
+            (:mod:`endobench.train.weak_frames`).
+        weak_val: Such frames it validates on (the share found).
     """
 
     fold: int | None
@@ -46,6 +50,8 @@ class FoldPlan:
     data_info: dict[str, Any]
     negative_train: list[Pair] = field(default_factory=list)
     negative_val: list[Pair] = field(default_factory=list)
+    weak_train: list[Pair] = field(default_factory=list)
+    weak_val: list[Pair] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -103,10 +109,12 @@ def plan_training(
         )
     cross_validation = len(splits) > 1 or splits[0][0] is not None
     negatives, negatives_described = resolve_negatives(config.negatives)
+    frames = resolve_frame_sets(config)
     folds = []
     for fold, train_pairs, val_pairs in splits:
         plan = _fold_plan(config, recipe, fold, train_pairs, val_pairs, cross_validation)
         plan = attach_negatives(plan, negatives, negatives_described, config, k)
+        plan = attach_frame_sets(plan, frames)
         plan.data_info.update(
             train=described,
             validation=val_described or _held_back(k, fold, config.val_fraction),
@@ -116,7 +124,9 @@ def plan_training(
             check_start_split(start, config.init, plan.data_info["val_ids"] + negative_val_ids)
             plan.data_info["init"] = describe_start(start)
         plan.data_info["trained_ids"] = all_trained_ids(
-            plan.data_info["train_ids"] + [p.id for p in plan.negative_train],
+            plan.data_info["train_ids"]
+            + [p.id for p in plan.negative_train]
+            + [p.id for p in plan.weak_train],
             start[1] if start is not None else None,
         )
         folds.append(plan)

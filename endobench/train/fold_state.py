@@ -21,8 +21,8 @@ import torch
 import endobench.train.distributed as D
 from endobench.errors import ConfigError
 from endobench.models.checkpoint import load_weights
+from endobench.train.batch_mix import TrainingMix
 from endobench.train.fold_plan import FoldPlan
-from endobench.train.negative_mix import TrainingMix
 from endobench.train.options import TrainConfig
 from endobench.train.recipe import Recipe
 from endobench.train.results import FoldResult
@@ -133,17 +133,18 @@ class FoldState:
         self.history.append(row)
         self.epoch, self.partial = row["epoch"], None
         self.elapsed_s += row["seconds"]
-        val_dice = row["val_dice"]
-        improved = (
-            val_dice is None or self.best["val_dice"] is None or val_dice > self.best["val_dice"]
-        )
+        score = selection_score(row, self.recipe.select)
+        best = self.best.get("score", self.best["val_dice"])
+        improved = score is None or best is None or score > best
         if improved:
             self.best = {
                 "epoch": row["epoch"],
-                "val_dice": val_dice,
+                "val_dice": row["val_dice"],
                 "val_loss": row["val_loss"],
                 "train_loss": row["train_loss"],
             }
+            if self.recipe.select != "dice":
+                self.best["score"] = score
         return improved
 
     def result(self) -> FoldResult:
@@ -268,6 +269,13 @@ def run_identity(
         recipe_dict.pop("negative_fraction", None)
     if not (recipe_dict.get("frame_share") and data_info.get("negative_train_ids")):
         recipe_dict.pop("frame_share", None)  # off, or nothing to frame: as earlier versions
+    weak = data_info.get("weak_train_ids", [])
+    if not weak:
+        recipe_dict.pop("weak_fraction", None)
+        recipe_dict.pop("frame_loss", None)
+    for key, default in (("augment", False), ("select", "dice")):
+        if recipe_dict.get(key) == default:
+            recipe_dict.pop(key, None)
     identity = {
         "model": config.model,
         "model_kwargs": {k: v for k, v in config.model_kwargs.items() if jsonable(v)},
@@ -283,7 +291,25 @@ def run_identity(
     if uses_negatives:
         identity["negative_ids_sha256"] = digest(negatives)
         identity["negative_crops"] = bool(data_info.get("negative_crops"))
+    frames = weak + data_info.get("weak_val_ids", [])
+    if frames:
+        identity["weak_ids_sha256"] = digest(frames)
     return identity
+
+
+def selection_score(row: dict[str, Any], rule: str) -> float | None:
+    """The number an epoch is chosen on (higher is better; None without validation data).
+
+    ``dice``: the validation Dice (the published recipes). ``balanced``: the validation Dice plus
+    the share of validation polyp frames found minus the share of validation polyp-free frames
+    called polyp (each term left out when its frames are absent), so an epoch that buys Dice with
+    missed polyp frames or false alarms is not chosen.
+    """
+    dice = row.get("val_dice")
+    if rule == "dice" or dice is None:
+        return dice
+    found, fp = row.get("val_found_rate"), row.get("val_fp_rate")
+    return dice + (found if found is not None else 0.0) - (fp if fp is not None else 0.0)
 
 
 def digest(ids: list[str]) -> str:

@@ -23,10 +23,12 @@ COLUMNS = (
     "val_seconds",
     "images_per_s",
     "val_fp_rate",
+    "val_found_rate",
 )
 """History columns: ``seconds`` is the whole epoch, ``train_seconds`` its training part (of which
 ``images_per_s`` is the rate) and ``val_seconds`` its validation pass; ``val_fp_rate`` is the share
-of validation negative frames called positive (empty without negatives)."""
+of validation negative frames called positive (empty without negatives), ``val_found_rate`` the
+share of validation polyp frames without masks found (empty without them)."""
 
 
 def write_history_csv(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> Path:

@@ -17,6 +17,7 @@ starting weights never trained on; the run records the starting file's sha256 an
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -24,14 +25,14 @@ from torch.utils.data import Dataset
 import endobench.train.distributed as D
 from endobench.models.checkpoint import read_weights
 from endobench.train.display import TrainingDisplay
-from endobench.train.epoch import train_epoch, validate
+from endobench.train.epoch import epoch_batches, train_epoch, validate
 from endobench.train.fold_plan import FoldPlan, plan_training
 from endobench.train.fold_state import FoldState, open_fold_state
 from endobench.train.negative_mix import describe_mix, training_pairs
-from endobench.train.negative_validation import validate_negatives
+from endobench.train.negative_validation import frame_call_rate
 from endobench.train.options import TrainConfig
 from endobench.train.outputs import write_epoch_outputs, write_summary
-from endobench.train.pairs import Pair, ResizedPairs, cache_pairs
+from endobench.train.pairs import DeviceCachedPairs, Pair, ResizedPairs, cache_pairs
 from endobench.train.recipe import Recipe, recipe_for
 from endobench.train.results import FoldResult, TrainResult, summarise
 
@@ -83,17 +84,21 @@ def train_fold(
     total = len(plan.train_pairs) * crops + framing
     with display.task("choosing negative crops and views", total=total) as advance:
         pairs, mix = training_pairs(
-            plan, config.seed, recipe.negative_fraction, advance, recipe.frame_share
+            plan,
+            config.seed,
+            recipe.negative_fraction,
+            advance,
+            recipe.frame_share,
+            recipe.weak_fraction,
         )
-    state.mix = mix if mix.has_negatives else None
+    state.mix = mix if mix.has_negatives or mix.has_weak else None
     negatives_line = describe_mix(plan, mix, recipe.batch_size)
     if negatives_line:
         display.log(negatives_line)
     train_source = _source(pairs, state, display, "decoding training pairs", False)
-    negative_source = (
-        _source(plan.negative_val, state, display, "decoding validation negatives", False)
-        if plan.negative_val
-        else None
+    frames = FrameSources(
+        negatives=_optional_source(plan.negative_val, state, display, "validation negatives"),
+        weak=_optional_source(plan.weak_val, state, display, "validation polyp frames"),
     )
     val_source = (
         _source(plan.val_pairs, state, display, "decoding validation pairs", True)
@@ -103,9 +108,23 @@ def train_fold(
     saver = MidEpochSaver(state)
     with display.task(f"{plan.label} epochs", total=recipe.epochs, completed=state.epoch) as step:
         while not state.finished:
-            run_epoch(state, train_source, val_source, display, saver, negative_source)
+            run_epoch(state, train_source, val_source, display, saver, frames)
             step()
     return state.result()
+
+
+@dataclass
+class FrameSources:
+    """A fold's frame-level validation sets at the training size (None when it has none).
+
+    Attributes:
+        negatives: Polyp-free frames: the share called positive is ``val_fp_rate``.
+        weak: Frames that show a polyp (no mask): the share called positive is
+            ``val_found_rate``.
+    """
+
+    negatives: Dataset | None = None
+    weak: Dataset | None = None
 
 
 def run_epoch(
@@ -114,14 +133,16 @@ def run_epoch(
     val_source: Dataset | None,
     display: TrainingDisplay,
     saver: MidEpochSaver,
-    negative_source: Dataset | None = None,
+    frames: FrameSources | None = None,
 ) -> None:
     """Train and validate the next epoch, record it, and (rank 0) write its outputs and state.
 
-    ``negative_source`` holds the fold's validation negatives: their false-positive frame rate
-    is recorded (``val_fp_rate``); the best epoch is still chosen on the positives' Dice.
+    ``frames`` holds the fold's validation frames without masks: the false-positive frame rate of
+    its negatives (``val_fp_rate``) and the found rate of its polyp frames (``val_found_rate``)
+    are recorded; the best epoch is chosen by the recipe's ``select`` rule.
     """
     tic = time.perf_counter()
+    frames = frames or FrameSources()
     resumed = state.resumed_partial()
     before = resumed["seconds"] if resumed else 0.0
     train_loss, train_seconds = train_epoch(state, train_source, display, on_batch=saver)
@@ -130,12 +151,15 @@ def run_epoch(
     val_seconds = 0.0
     if val_source is not None:
         val_loss, val_dice, val_seconds = validate(state, val_source, display)
-    val_fp_rate = None
-    if negative_source is not None:
-        val_fp_rate, seconds = validate_negatives(
-            state, negative_source, state.plan.negative_val, display
-        )
-        val_seconds += seconds
+    rates = {}
+    for key, source, pairs, what in (
+        ("val_fp_rate", frames.negatives, state.plan.negative_val, "negatives"),
+        ("val_found_rate", frames.weak, state.plan.weak_val, "polyp frames"),
+    ):
+        rates[key] = None
+        if source is not None:
+            rates[key], seconds = frame_call_rate(state, source, pairs, display, what)
+            val_seconds += seconds
     lr = state.optimizer.param_groups[0]["lr"]
     state.scheduler.step()
     row = {
@@ -145,11 +169,11 @@ def run_epoch(
         "train_loss": train_loss,
         "val_loss": val_loss,
         "val_dice": val_dice,
-        "val_fp_rate": val_fp_rate,
+        **rates,
         "seconds": before + time.perf_counter() - tic,
         "train_seconds": train_seconds,
-        "val_seconds": None if val_source is None and negative_source is None else val_seconds,
-        "images_per_s": len(train_source) / train_seconds,
+        "val_seconds": None if val_source is None and not rates_given(frames) else val_seconds,
+        "images_per_s": epoch_images(state, len(train_source)) / train_seconds,
     }
     improved = state.end_epoch(row)
     if state.ctx.is_main:
@@ -160,6 +184,18 @@ def run_epoch(
     D.barrier(state.ctx)
 
 
+def epoch_images(state: FoldState, n_source: int) -> int:
+    """Images one epoch trains over all ranks (positives, negatives and weak frames of its
+    batches; each counted once, whatever the number of scales)."""
+    batches = epoch_batches(state, n_source, state.epoch + 1)
+    return sum(len(batch) for batch in batches) * state.ctx.world_size
+
+
+def rates_given(frames: FrameSources) -> bool:
+    """Whether any frame-level validation set exists."""
+    return frames.negatives is not None or frames.weak is not None
+
+
 def epoch_line(state: FoldState, row: dict[str, Any], improved: bool) -> str:
     """``fold0 352px epoch 3/20: train loss 0.41, val loss 0.52, val Dice 0.81 (best), 8.1 img/s``."""
     text = f"{row['run']} epoch {row['epoch']}/{state.recipe.epochs}: train loss {row['train_loss']:.4f}"
@@ -168,6 +204,8 @@ def epoch_line(state: FoldState, row: dict[str, Any], improved: bool) -> str:
         text += " (best)" if improved else ""
     if row.get("val_fp_rate") is not None:
         text += f", val false-positive frames {row['val_fp_rate']:.3f}"
+    if row.get("val_found_rate") is not None:
+        text += f", val polyp frames found {row['val_found_rate']:.3f}"
     text += f"; training {row['images_per_s']:.2f} img/s"
     if row["val_seconds"] is not None:
         text += f", validation {row['val_seconds']:.2f} s"
@@ -194,6 +232,13 @@ class MidEpochSaver:
         self.last_save = time.monotonic()
 
 
+def _optional_source(
+    pairs: list[Pair], state: FoldState, display: TrainingDisplay, what: str
+) -> Dataset | None:
+    """Mask-less validation frames at the training size, or None when there are none."""
+    return _source(pairs, state, display, f"decoding {what}", False) if pairs else None
+
+
 def _source(
     pairs: list[Pair], state: FoldState, display: TrainingDisplay, what: str, originals: bool
 ) -> Dataset:
@@ -202,6 +247,9 @@ def _source(
     if not config.cache:
         return ResizedPairs(pairs, size, keep_original_mask=originals)
     with display.task(what, total=len(pairs)) as advance:
-        return cache_pairs(
+        cached = cache_pairs(
             pairs, size, workers=config.workers, keep_original_mask=originals, progress=advance
         )
+    device = state.ctx.device
+    on_device = device.type == "cuda" if config.device_cache is None else config.device_cache
+    return DeviceCachedPairs(cached, device) if on_device else cached

@@ -29,15 +29,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch.utils.data import DistributedSampler
 
-from endobench.errors import ConfigError, DataError
-from endobench.train.frame_context import framed_order, framed_positives, view_boxes, view_crops
+from endobench.errors import DataError
+from endobench.train.batch_mix import TrainingMix, negatives_per_batch
+from endobench.train.frame_context import framed_positives, view_boxes, view_crops
 from endobench.train.pairs import Pair
 
 MIN_CROP_SCALE = 0.3
@@ -185,102 +184,6 @@ def negative_crops(
     return crops
 
 
-@dataclass(frozen=True)
-class TrainingMix:
-    """How a run's training source is laid out: positives, real negatives, their view crops,
-    negative crops, framed positives.
-
-    Attributes:
-        n_positive: Positive pairs (indices ``0 .. n_positive - 1``).
-        n_real: Real negative frames (the next indices).
-        n_crops: Negative crops of positives (after the view crops).
-        fraction: The share of each batch that is negatives (``Recipe.negative_fraction``).
-        n_views: Real negative frames cropped to their view (right after the real frames).
-        n_framed: Framed positives (the last indices; ``n_positive`` of them, or none).
-        frame_share: The share of positive slots that take the framed version.
-    """
-
-    n_positive: int
-    n_real: int = 0
-    n_crops: int = 0
-    fraction: float = 0.0
-    n_views: int = 0
-    n_framed: int = 0
-    frame_share: float = 0.0
-
-    @property
-    def framed_start(self) -> int:
-        """Index of the first framed positive."""
-        return self.n_positive + self.n_real + self.n_views + self.n_crops
-
-    @property
-    def has_negatives(self) -> bool:
-        """Whether batches hold negatives at all."""
-        return self.fraction > 0 and self.n_real + self.n_crops > 0
-
-
-def negatives_per_batch(batch: int, fraction: float) -> int:
-    """``round(batch * fraction)``, at least one when ``fraction > 0``, at most ``batch - 1``.
-
-    Raises:
-        ConfigError: A positive fraction with a batch of one image (no room for both).
-    """
-    if fraction <= 0:
-        return 0
-    if batch < 2:
-        raise ConfigError(
-            f"--negative-fraction {fraction:g} needs at least 2 images per batch and process; "
-            "raise --batch-size"
-        )
-    return min(batch - 1, max(1, round(batch * fraction)))
-
-
-def epoch_batches(
-    mix: TrainingMix, per_rank: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1
-) -> list[list[int]]:
-    """This rank's index batches for one epoch; they depend on ``(seed, epoch, rank)`` only.
-
-    Positives come in the order of a seeded ``DistributedSampler`` set to the epoch (without
-    negatives, exactly the batches of the plain recipe); each batch then gets its negatives.
-    """
-    sampler = DistributedSampler(
-        range(mix.n_positive), num_replicas=world_size, rank=rank, shuffle=True, seed=seed
-    )
-    sampler.set_epoch(epoch)
-    order = list(sampler)
-    if mix.n_framed and mix.frame_share > 0:
-        order = framed_order(order, mix.framed_start, mix.frame_share, (seed, epoch, rank, 2))
-    n_neg = negatives_per_batch(per_rank, mix.fraction) if mix.has_negatives else 0
-    step = per_rank - n_neg
-    batches = [order[i : i + step] for i in range(0, len(order), step)]
-    if not n_neg:
-        return batches
-    streams = [
-        _stream(start, count, (seed, epoch, rank, kind))
-        for kind, (start, count) in enumerate(
-            [
-                (mix.n_positive, mix.n_real + mix.n_views),
-                (mix.n_positive + mix.n_real + mix.n_views, mix.n_crops),
-            ]
-        )
-        if count
-    ]
-    slot = 0
-    for batch in batches:
-        for _ in range(n_neg):
-            batch.append(next(streams[slot % len(streams)]))
-            slot += 1
-    return batches
-
-
-def _stream(start: int, count: int, key: tuple[int, ...]):
-    """Indices ``start .. start + count - 1`` in seeded permutations, one after another, forever."""
-    rng = np.random.default_rng(list(key))
-    while True:
-        for index in rng.permutation(count).tolist():
-            yield start + index
-
-
 def crops_wanted(config: Any) -> bool:
     """Whether a run trains on negative crops: ``config.negative_crops``, or by default exactly
     when it has real negatives."""
@@ -292,9 +195,12 @@ def split_for_fold(
 ) -> tuple[list[Pair], list[Pair]]:
     """A fold's (training, validation) negatives, split by sequence like its positives are split.
 
-    ``--val-data``: :data:`EXTERNAL_VAL_SHARE` of the sequences validate; ``--val-fraction F``: F
+    ``--val-negatives``: every frame trains (those folders validate); ``--val-data``:
+    :data:`EXTERNAL_VAL_SHARE` of the sequences validate; ``--val-fraction F``: F
     of them; k-fold: the fold's part of a ``kfold`` over the sequences; no validation: none.
     """
+    if getattr(config, "val_negatives", None):
+        return list(pairs), []  # --val-negatives names the validation frames itself
     if config.val_data:
         return split_by_sequence(pairs, val_share=EXTERNAL_VAL_SHARE, seed=config.seed)
     if config.val_fraction:
@@ -338,6 +244,7 @@ def training_pairs(
     fraction: float,
     advance: Callable[[int], None] | None = None,
     frame_share: float = 0.0,
+    weak_fraction: float = 0.0,
 ) -> tuple[list[Pair], TrainingMix]:
     """A fold's training pairs in the :class:`TrainingMix` layout.
 
@@ -348,10 +255,14 @@ def training_pairs(
         advance: Progress callback while the crops are chosen and the frames' views found.
         frame_share: ``Recipe.frame_share``; with real negatives and a positive share, their
             view crops and framed positives join the source.
+        weak_fraction: ``Recipe.weak_fraction``; with the plan's ``weak_train`` frames, they
+            join the source last.
     """
     positives = list(plan.train_pairs)
+    weak = list(getattr(plan, "weak_train", [])) if weak_fraction > 0 else []
     if fraction <= 0:
-        return positives, TrainingMix(len(positives))
+        mix = TrainingMix(len(positives), n_weak=len(weak), weak_fraction=weak_fraction)
+        return [*positives, *weak], mix
     real = list(getattr(plan, "negative_train", []))
     crops = negative_crops(positives, seed, advance) if plan.data_info.get("negative_crops") else []
     views: list[Pair] = []
@@ -361,9 +272,17 @@ def training_pairs(
         views = view_crops(real, boxes)
         framed = framed_positives(positives, real, boxes, seed)
     mix = TrainingMix(
-        len(positives), len(real), len(crops), fraction, len(views), len(framed), frame_share
+        len(positives),
+        len(real),
+        len(crops),
+        fraction,
+        len(views),
+        len(framed),
+        frame_share,
+        len(weak),
+        weak_fraction,
     )
-    return [*positives, *real, *views, *crops, *framed], mix
+    return [*positives, *real, *views, *crops, *framed, *weak], mix
 
 
 def describe_mix(plan: Any, mix: TrainingMix, batch_size: int) -> str | None:

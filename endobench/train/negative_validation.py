@@ -1,6 +1,7 @@
-"""The validation negatives of a fold: the share of polyp-free frames the model calls positive.
+"""Frame-level validation of a fold: the share of frames the model calls positive.
 
-A frame is called positive, as the detection figures of ``endobench run`` call it, when its mask
+On polyp-free frames that share is the false-positive frame rate; on frames that show a polyp
+(without a mask) it is the share found. A frame is called positive, as the detection figures of ``endobench run`` call it, when its mask
 (probability > 0.5 at the frame's full size) has any foreground pixel. The maximum of a bilinearly
 enlarged map never exceeds the maximum of the map, so only frames whose training-size map exceeds
 0.5 somewhere are enlarged to their full size (read from the file header) to decide.
@@ -22,19 +23,24 @@ from endobench.train.pairs import Pair, batch_loader
 
 
 @torch.no_grad()
-def validate_negatives(
-    state: FoldState, source: Dataset, pairs: list[Pair], display: TrainingDisplay
+def frame_call_rate(
+    state: FoldState,
+    source: Dataset,
+    pairs: list[Pair],
+    display: TrainingDisplay,
+    what: str = "negatives",
 ) -> tuple[float, float]:
-    """Run the fold's model over its validation negatives (sharded over ranks).
+    """Run the fold's model over mask-less validation frames (sharded over ranks).
 
     Args:
         state: The fold.
         source: ``pairs`` at the training size (cached or decoded on access).
-        pairs: The negative frames, for their full sizes.
+        pairs: The frames, for their full sizes.
         display: Shows a bar over the batches.
+        what: Names the frames on the bar.
 
     Returns:
-        The false-positive frame rate over all ranks, and the seconds the pass took.
+        The share of frames called positive over all ranks, and the seconds the pass took.
     """
     from endobench.data import image_size, read_image
 
@@ -43,7 +49,7 @@ def validate_negatives(
     model.eval()
     batches = rank_batches(state, len(source))
     called = count = 0.0
-    description = f"{state.plan.label} negatives {state.epoch + 1}/{state.recipe.epochs}"
+    description = f"{state.plan.label} {what} {state.epoch + 1}/{state.recipe.epochs}"
     with display.batches(description, len(batches)) as advance:
         for batch, (images, masks, *_) in zip(
             batches, batch_loader(source, batches, state.config.workers), strict=True

@@ -52,6 +52,13 @@ class TrainConfig:
             (:mod:`endobench.train.negative_mix`).
         negative_crops: Also train on crops of positive images away from the polyp; None: only
             when ``negatives`` are given.
+        val_negatives: Folders of polyp-free frames that validate (by sequence); then every
+            frame of ``negatives`` trains.
+        weak_positives: Folders of frames that show a polyp without a mask; they train at the
+            frame level (:mod:`endobench.train.weak_frames`).
+        val_positive_frames: Folders of such frames that validate (the share found).
+        device_cache: Keep the decoded training pairs on the training device (a GPU) and index
+            batches there; None: on when training on CUDA with ``cache``.
     """
 
     model: str
@@ -79,3 +86,7 @@ class TrainConfig:
     init: Path | None = None
     negatives: list[str] = field(default_factory=list)
     negative_crops: bool | None = None
+    val_negatives: list[str] = field(default_factory=list)
+    weak_positives: list[str] = field(default_factory=list)
+    val_positive_frames: list[str] = field(default_factory=list)
+    device_cache: bool | None = None

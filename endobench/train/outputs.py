@@ -46,6 +46,14 @@ def save_best_checkpoint(state: FoldState) -> None:
             "n_images": data_info["n_val"],
             "fp_frame_rate": _best_row(state).get("val_fp_rate"),
             "n_negative_frames": len(state.plan.negative_val),
+            **(
+                {
+                    "found_frame_rate": _best_row(state).get("val_found_rate"),
+                    "n_polyp_frames": len(state.plan.weak_val),
+                }
+                if state.plan.weak_val
+                else {}
+            ),
         },
     }
     save_checkpoint(state.plan.folder / BEST_FILE, state.model, metadata, overwrite=True)
@@ -73,13 +81,12 @@ def training_metadata(state: FoldState) -> dict:
         if data_info.get("trained_ids")
         else None,
         "negatives": _negatives_record(state) if "negatives" in data_info else None,
+        **({"frame_sets": _frame_sets_record(state)} if "frame_sets" in data_info else {}),
         "seed": config.seed,
         "init": data_info.get("init"),
         "epochs_trained": state.history[-1]["epoch"],
         "best_epoch": best["epoch"],
-        "selection": "best validation mean Dice (0.5)"
-        if best["val_dice"] is not None
-        else "last epoch (no validation data)",
+        "selection": _selection_text(state),
         "seconds": round(state.elapsed_s, 1),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "world_size": state.ctx.world_size,
@@ -110,6 +117,29 @@ def _negatives_record(state: FoldState) -> dict:
         "n_view_crops": mix.n_views if mix else 0,
         "n_framed_positives": mix.n_framed if mix else 0,
         "frame_share": mix.frame_share if mix and mix.n_framed else 0.0,
+    }
+
+
+def _selection_text(state: FoldState) -> str:
+    if state.best["val_dice"] is None:
+        return "last epoch (no validation data)"
+    if state.recipe.select == "balanced":
+        return (
+            "best validation mean Dice (0.5) + polyp frames found - polyp-free frames called "
+            "polyp (select: balanced)"
+        )
+    return "best validation mean Dice (0.5)"
+
+
+def _frame_sets_record(state: FoldState) -> dict:
+    """What the checkpoint records of the mask-less frame sets (:mod:`endobench.train.frame_sets`)."""
+    info, mix = state.plan.data_info, state.mix
+    return {
+        "folders": info["frame_sets"],
+        "n_weak_train": len(info.get("weak_train_ids", [])),
+        "n_weak_val": len(info.get("weak_val_ids", [])),
+        "weak_fraction": state.recipe.weak_fraction if mix and mix.has_weak else 0.0,
+        "frame_loss": state.recipe.frame_loss if mix and mix.has_weak else 0.0,
     }
 
 

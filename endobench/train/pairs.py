@@ -246,6 +246,29 @@ class CachedPairs(TorchDataset):
         return self.images[index], self.masks[index]
 
 
+class DeviceCachedPairs(TorchDataset):
+    """Resized pairs held as uint8 tensors on the training device (a GPU): a batch is one
+    index operation there, with no decoding process and no host-to-device copy per step."""
+
+    def __init__(self, cached: CachedPairs, device: torch.device):
+        self.images = torch.from_numpy(cached.images).to(device)
+        self.masks = torch.from_numpy(cached.masks).to(device)
+        self.originals = cached.originals
+        self.device = device
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batches(self, batches: list[list[int]]):
+        """Yield ``(images, masks[, originals])`` for each index batch, indexed on the device."""
+        for batch in batches:
+            index = torch.as_tensor(batch, device=self.device)
+            if self.originals is not None:
+                yield self.images[index], self.masks[index], [self.originals[i] for i in batch]
+            else:
+                yield self.images[index], self.masks[index]
+
+
 def _collate_keep_originals(items):
     images = torch.from_numpy(np.stack([item[0] for item in items]))
     masks = torch.from_numpy(np.stack([item[1] for item in items]))
@@ -295,8 +318,11 @@ def cache_pairs(
     return CachedPairs(images, masks, originals)
 
 
-def batch_loader(source: TorchDataset, batches: list[list[int]], workers: int) -> DataLoader:
-    """A DataLoader yielding uint8 ``(images BxSxSx3, masks BxSxS[, originals])`` for the given index batches."""
+def batch_loader(source: TorchDataset, batches: list[list[int]], workers: int):
+    """An iterable of uint8 ``(images BxSxSx3, masks BxSxS[, originals])`` for the given index
+    batches: a DataLoader, or the device cache's own indexing."""
+    if isinstance(source, DeviceCachedPairs):
+        return source.batches(batches)
     in_memory = isinstance(source, CachedPairs)
     return DataLoader(
         source,

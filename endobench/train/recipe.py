@@ -49,6 +49,15 @@ class Recipe:
         freeze_norm: Keep BatchNorm layers in eval mode while training: their running statistics
             stay those of the starting weights (a fine-tune from ``--init`` whose new images,
             such as 1080p video frames, would otherwise shift them); scale and shift still train.
+        weak_fraction: Share of each batch taken by frames that show a polyp without a mask
+            (``--weak-positives``, :mod:`endobench.train.weak_frames`) when the run has any.
+        frame_loss: Weight of the frame-level (multiple-instance) loss of weak positives and
+            negatives, added to the structure loss; it applies only to runs with weak positives.
+        augment: Flip, rotate and recolour every training image on the training device
+            (:mod:`endobench.train.augment`); neither paper does.
+        select: How the best epoch is chosen: ``dice`` (validation Dice, the papers' rule) or
+            ``balanced`` (Dice plus polyp frames found minus polyp-free frames called polyp,
+            :func:`endobench.train.fold_state.selection_score`).
         source: Where the defaults come from.
     """
 
@@ -65,6 +74,10 @@ class Recipe:
     negative_fraction: float = 0.25
     frame_share: float = 0.0
     freeze_norm: bool = False
+    weak_fraction: float = 0.125
+    frame_loss: float = 1.0
+    augment: bool = False
+    select: str = "dice"
     source: str = "PraNet (Fan et al., MICCAI 2020), MyTrain.py"
 
     def replace(self, **changes: Any) -> Recipe:
@@ -102,6 +115,16 @@ class Recipe:
             )
         if not 0 <= self.frame_share <= 1:
             raise ConfigError(f"--frame-share {self.frame_share} must lie in [0, 1] (e.g. 0.25)")
+        if not 0 <= self.weak_fraction < 1:
+            raise ConfigError(
+                f"--weak-fraction {self.weak_fraction} must lie in [0, 1) (e.g. 0.125)"
+            )
+        if self.frame_loss < 0:
+            raise ConfigError(f"--frame-loss {self.frame_loss} must be 0 (off) or positive")
+        if self.select not in SELECTION_RULES:
+            raise ConfigError(
+                f"--select {self.select!r} is not a rule; use one of {', '.join(SELECTION_RULES)}"
+            )
         if self.folds == 1 or self.folds < 0:
             raise ConfigError(f"--folds {self.folds} must be 0 (no cross-validation) or at least 2")
         multiscale_sizes(self.size, self.scales)
@@ -113,6 +136,8 @@ class Recipe:
         data["train_sizes"] = multiscale_sizes(self.size, self.scales)
         return data
 
+
+SELECTION_RULES = ("dice", "balanced")
 
 PRANET_RECIPE = Recipe()
 SEED_PAPER_RECIPE = Recipe(

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from endobench.errors import ConfigError
+from endobench.train.batch_mix import TrainingMix, epoch_batches
 from endobench.train.frame_context import (
     framed_order,
     framed_positives,
@@ -16,7 +17,6 @@ from endobench.train.frame_context import (
     view_boxes,
     view_crops,
 )
-from endobench.train.negative_mix import TrainingMix, epoch_batches
 from endobench.train.pairs import Pair, load_resized_pair, paste_in_frame
 from endobench.train.recipe import Recipe
 

@@ -10,14 +10,9 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from endobench.errors import ConfigError
+from endobench.train.batch_mix import TrainingMix, epoch_batches, negatives_per_batch
 from endobench.train.loss import boundary_weights, deep_supervision_loss, structure_loss
-from endobench.train.negative_mix import (
-    TrainingMix,
-    choose_crop,
-    epoch_batches,
-    negatives_per_batch,
-    split_by_sequence,
-)
+from endobench.train.negative_mix import choose_crop, split_by_sequence
 from endobench.train.pairs import Pair, load_resized_pair
 from endobench.train.recipe import Recipe
 
