@@ -2,8 +2,9 @@
 
 Nothing here imports torch. The functional core works on numpy arrays
 (:mod:`endobench.metrics.endocv`, :mod:`endobench.metrics.row_hausdorff`); the set-level summary,
-its JSON/CSV and the generalisation score are in :mod:`endobench.metrics.endocv_summary`; folder and
-in-memory scoring in :mod:`endobench.metrics.folders`; the standard metrics (medpy, pysodmetrics,
+its JSON/CSV and the generalisation score are in :mod:`endobench.metrics.endocv_summary`; one set's
+scores, whoever reads the files, in :mod:`endobench.metrics.set_scorer` (:class:`SetScorer`); folder
+and in-memory scoring in :mod:`endobench.metrics.folders`; the standard metrics (medpy, pysodmetrics,
 PraNet's Dice/IoU) in :mod:`endobench.metrics.standard`, imported on demand.
 """
 
@@ -27,21 +28,24 @@ from endobench.metrics.endocv_summary import (
     write_summary_json,
 )
 from endobench.metrics.folders import (
-    ScoreResult,
     pair_truths_and_predictions,
     read_truth,
     score_arrays,
     score_folders,
 )
 from endobench.metrics.row_hausdorff import row_hausdorff
+from endobench.metrics.set_scorer import Frame, FrameConsumer, ScoreResult, SetScorer
 
 __all__ = [
     "CSV_COLUMNS",
     "ConfusionCounts",
     "EndoCVAccumulator",
+    "Frame",
+    "FrameConsumer",
     "ImageScores",
     "ScoreResult",
     "ScoringWarning",
+    "SetScorer",
     "confusion_counts",
     "generalisation_score",
     "load_summary",

@@ -23,73 +23,24 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from endobench.data.pairing import list_images, numbered_mask_key, strip_mask_suffix
 from endobench.data.readers import IMAGE_SUFFIXES, read_mask_channel
-from endobench.errors import ScoringError
-from endobench.metrics.endocv import ImageScores, binarize, score_pair
-from endobench.metrics.endocv_summary import (
-    EndoCVAccumulator,
-    ScoringWarning,
-    write_per_image_csv,
-    write_summary_json,
-)
-from endobench.metrics.score_steps import (
-    as_probability_map,
-    read_or_skip,
-    standard_accumulator,
-    track_scoring,
-)
+from endobench.errors import DataError, ScoringError
+from endobench.metrics.endocv import binarize
+from endobench.metrics.endocv_summary import ScoringWarning
+from endobench.metrics.set_scorer import Frame, ScoreResult, SetScorer
 
 #: File extensions read as masks (lower case): the data layer's image suffixes.
 MASK_EXTENSIONS = IMAGE_SUFFIXES
 _LISTED = 5
 _ON_PROBLEM = ("error", "skip")
-
-
-@dataclass
-class ScoreResult:
-    """What scoring a set gives: per-image rows, the toolkit summary, and the optional extras.
-
-    Attributes:
-        rows: ``(name, scores)`` per image, sorted by name.
-        summary: The toolkit's JSON summary (``{"EndoCV2021_seg": {...}}``).
-        test_type: The label of the test set (the toolkit's ``--testType``), or None.
-        standard: The standard metrics (:func:`endobench.metrics.standard.StandardMetrics.compute`)
-            when requested, else None.
-        warnings: Every warning issued while scoring, one line each.
-        missing: Names of the truths that had no prediction and were scored as empty.
-        skipped: With ``on_problem="skip"``: one line per file left out (unreadable, no
-            prediction, two files with one name).
-        detection: The frame-level detection figures (:mod:`endobench.metrics.detection`) when
-            frames were scored with ``--negatives``/``--positives``, else None; written beside the
-            toolkit's key in the JSON.
-    """
-
-    rows: list[tuple[str, ImageScores]]
-    summary: dict
-    test_type: str | None = None
-    standard: dict | None = None
-    warnings: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    detection: dict | None = None
-
-    def write_json(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Write the toolkit JSON summary atomically; refuses to replace a file unless ``overwrite``."""
-        data = dict(self.summary or {})
-        if self.detection is not None:
-            data["detection"] = self.detection
-        return write_summary_json(path, data, overwrite=overwrite)
-
-    def write_csv(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Write the per-image CSV atomically; refuses to replace a file unless ``overwrite``."""
-        return write_per_image_csv(path, self.rows, overwrite=overwrite)
+T = TypeVar("T")
 
 
 def read_truth(path: str | os.PathLike, threshold: float = 0) -> np.ndarray:
@@ -236,8 +187,8 @@ def score_arrays(
     """Score in-memory pairs as the toolkit would score them written to files.
 
     Args:
-        pairs: ``(name, truth, prediction)``: ``truth`` an ``H x W`` boolean mask (already
-            binarised), ``prediction`` a bool or uint8 mask of any size (``> threshold`` counts).
+        pairs: ``(name, truth, prediction)``: ``truth`` an ``H x W`` mask (``> 0`` is polyp),
+            ``prediction`` a bool or uint8 mask of any size (``> threshold`` counts).
         threshold: Prediction values strictly above it count as foreground (the toolkit: 0).
         standard: Also compute the standard metrics (boundary HD/HD95, PraNet Dice/IoU,
             pysodmetrics); a uint8 prediction is taken as a 0-255 probability map, a bool one as 0/255.
@@ -246,16 +197,13 @@ def score_arrays(
     Returns:
         The scores of every pair, in the order given.
     """
-    accumulator = EndoCVAccumulator()
-    extra = standard_accumulator(standard)
+    scorer = SetScorer(standard=standard, detection=False, pred_threshold=threshold)
     for name, truth, prediction in pairs:
-        truth = np.asarray(truth)
-        if truth.dtype != bool:
-            truth = binarize(truth, 0)
-        accumulator.update(name, score_pair(truth, prediction, threshold))
-        if extra is not None:
-            extra.update(name, truth, as_probability_map(prediction, truth.shape))
-    return _finish(accumulator, extra, test_type, [], [])
+        pixels = binarize(np.asarray(truth), 0).view(np.uint8) * np.uint8(255)
+        scorer.update(Frame(name, pixels, prediction, prediction if standard else None))
+    result = scorer.compute()
+    result.test_type = test_type
+    return result
 
 
 def score_folders(
@@ -279,8 +227,8 @@ def score_folders(
         test_type: Label of the test set (the toolkit's ``--testType``).
         progress: Show a progress bar on stderr.
         standard: Also compute the standard metrics, by the rule ``endobench run`` uses too
-            (:meth:`endobench.metrics.standard.StandardMetrics.update_from_files`: truth and
-            prediction pixels above 127 are polyp).
+            (:func:`endobench.metrics.standard.file_values`: truth and prediction pixels above 127
+            are polyp).
         gt_threshold: Truth values strictly above it are polyp (the toolkit: 0).
         pred_threshold: Prediction values strictly above it are polyp (the toolkit: 0).
         on_problem: ``"error"``: a problem stops the scoring; ``"skip"``: truths without
@@ -299,55 +247,63 @@ def score_folders(
     )
     for note in notes:
         warnings.warn(note, ScoringWarning, stacklevel=2)
-    accumulator = EndoCVAccumulator()
-    extra = standard_accumulator(standard)
-    missing_names: list[str] = []
+    scorer = SetScorer(
+        standard=standard,
+        detection=False,
+        gt_threshold=gt_threshold,
+        pred_threshold=pred_threshold,
+    )
     for name, truth_path, pred_path in track_scoring(pairs, progress):
-        raws = read_or_skip(on_problem, skipped, _read_raw_pair, truth_path, pred_path)
-        if raws is None:
-            continue
-        raw_truth, raw_pred = raws
-        truth = binarize(raw_truth, gt_threshold)
-        if raw_pred is None:
-            missing_names.append(name)
-            raw_pred = np.zeros(truth.shape, dtype=np.uint8)
-        accumulator.update(name, score_pair(truth, raw_pred, pred_threshold))
-        if extra is not None:
-            extra.update_from_files(name, raw_truth, raw_pred)
-    if not len(accumulator):
+        frame = read_or_skip(on_problem, skipped, _read_pair, name, truth_path, pred_path)
+        if frame is not None:
+            scorer.update(frame)
+    if not len(scorer):
         raise ScoringError(
             f"{gt_dir}: nothing left to score after skipping {len(skipped)} problem(s) "
             f"({_listing(skipped)}); fix the files"
         )
-    result = _finish(accumulator, extra, test_type, notes, missing_names)
-    result.skipped = skipped
+    result = scorer.compute()
+    result.test_type, result.skipped = test_type, skipped
+    result.warnings[:0] = notes
     return result
 
 
-def _finish(accumulator, extra, test_type, notes, missing_names) -> ScoreResult:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ScoringWarning)
-        summary = accumulator.compute()
-    for warning in caught:
-        notes.append(str(warning.message))
-        warnings.warn(str(warning.message), ScoringWarning, stacklevel=3)
-    return ScoreResult(
-        rows=accumulator.rows(),
-        summary=summary,
-        test_type=test_type,
-        standard=extra.compute() if extra is not None else None,
-        warnings=notes,
-        missing=missing_names,
-    )
+def read_or_skip(
+    on_problem: str, skipped: list[str], read: Callable[..., T], *args: Any
+) -> T | None:
+    """Return ``read(*args)``; an unreadable file stops the scoring, or is skipped.
+
+    Args:
+        on_problem: ``"error"``: the :class:`DataError` is raised; ``"skip"``: its line is
+            appended to ``skipped`` and None returned.
+        skipped: The lines of what was left out so far.
+        read: Reads the files of one image.
+        args: Its arguments.
+    """
+    try:
+        return read(*args)
+    except DataError as err:
+        if on_problem == "error":
+            raise
+        skipped.append(str(err))
+        return None
 
 
-def _read_raw_pair(
-    truth_path: Path, pred_path: Path | None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The raw truth and prediction (None when missing), read by the toolkit's channel-0 rule."""
-    return read_mask_channel(truth_path), (
-        None if pred_path is None else read_mask_channel(pred_path)
-    )
+def track_scoring(items: list, progress: bool):
+    """``items`` behind a transient "scoring" progress bar on stderr (none for fewer than two)."""
+    if not progress or len(items) < 2:
+        return items
+    from rich.console import Console
+    from rich.progress import track
+
+    return track(items, description="scoring", transient=True, console=Console(stderr=True))
+
+
+def _read_pair(name: str, truth_path: Path, pred_path: Path | None) -> Frame:
+    """A frame of a truth file and its prediction file (None when missing), read by the toolkit's
+    channel-0 rule."""
+    prediction = None if pred_path is None else read_mask_channel(pred_path)
+    return Frame(name, read_mask_channel(truth_path), prediction)
 
 
 def _listing(names: list[str]) -> str:

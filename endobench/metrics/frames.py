@@ -29,27 +29,19 @@ from pathlib import Path
 import numpy as np
 
 from endobench.errors import DataError, ScoringError
-from endobench.metrics.detection import (
-    FOREGROUND_FRACTION,
-    MAX_PROBABILITY,
-    DetectionAccumulator,
-    foreground_fraction,
-    frame_positive,
-)
-from endobench.metrics.endocv import binarize, score_pair
-from endobench.metrics.endocv_summary import EndoCVAccumulator
-from endobench.metrics.folders import ScoreResult, list_masks, pair_truths_and_predictions
-from endobench.metrics.score_steps import (
-    as_probability_map,
+from endobench.metrics.detection import FOREGROUND_FRACTION, MAX_PROBABILITY
+from endobench.metrics.folders import (
+    list_masks,
+    pair_truths_and_predictions,
     read_or_skip,
-    standard_accumulator,
     track_scoring,
 )
+from endobench.metrics.set_scorer import Frame, ScoreResult, SetScorer
 from endobench.wording import counted
 
 
 @dataclass(frozen=True)
-class Frame:
+class FrameFiles:
     """One frame to score: its name, its kind of truth, and its files."""
 
     name: str
@@ -98,46 +90,23 @@ def score_frames(
         DataError: A folder cannot be read as frames, or a file is unreadable.
     """
     frames, notes, skipped = _collect(pred_dir, gt_dir, negatives, positives, missing, on_problem)
-    endocv = EndoCVAccumulator()
-    extra = standard_accumulator(standard)
-    rule = FOREGROUND_FRACTION if max_probability is None else MAX_PROBABILITY
-    detection = DetectionAccumulator(frame_score=rule)
-    missing_names: list[str] = []
-    for frame in track_scoring(frames, progress):
-        read = read_or_skip(on_problem, skipped, _read, frame, gt_threshold)
-        if read is None:
-            continue
-        raw_pred, truth = read
-        if raw_pred is None:
-            missing_names.append(frame.name)
-            raw_pred = np.zeros(truth.shape if truth is not None else (1, 1), dtype=np.uint8)
-        called = binarize(raw_pred, pred_threshold)
-        detection.update(
-            frame.kind == "positive" or (truth is not None and frame_positive(truth)),
-            frame_positive(called),
-            foreground_fraction(called) if max_probability is None else max_probability(frame.name),
-        )
-        if truth is None:
-            continue
-        endocv.update(frame.name, score_pair(truth, raw_pred, pred_threshold))
-        if extra is not None:
-            extra.update(
-                frame.name, _truth127(frame, truth), as_probability_map(called, truth.shape)
-            )
-    if not len(detection):
+    scorer = SetScorer(
+        standard=standard,
+        frame_score=FOREGROUND_FRACTION if max_probability is None else MAX_PROBABILITY,
+        gt_threshold=gt_threshold,
+        pred_threshold=pred_threshold,
+    )
+    for files in track_scoring(frames, progress):
+        frame = read_or_skip(on_problem, skipped, _read, files, max_probability)
+        if frame is not None:
+            scorer.update(frame)
+    if not len(scorer):
         raise ScoringError(
             f"{pred_dir}: nothing left to score; fix the files ({len(skipped)} skipped)"
         )
-    result = ScoreResult(
-        rows=endocv.rows(),
-        summary=endocv.compute() if len(endocv) else None,
-        test_type=test_type,
-        standard=extra.compute() if extra is not None and len(endocv) else None,
-        warnings=notes,
-        missing=missing_names,
-        skipped=skipped,
-    )
-    result.detection = detection.compute()
+    result = scorer.compute()
+    result.test_type, result.skipped = test_type, skipped
+    result.warnings[:0] = notes
     return result
 
 
@@ -146,16 +115,16 @@ def _collect(pred_dir, gt_dir, negatives, positives, missing, on_problem):
         raise ValueError(f"missing must be 'error' or 'empty', not {missing!r}")
     notes: list[str] = []
     skipped: list[str] = []
-    frames: list[Frame] = []
+    frames: list[FrameFiles] = []
     if gt_dir is not None:
         pairs, notes, skipped = pair_truths_and_predictions(gt_dir, pred_dir, missing, on_problem)
-        frames += [Frame(name, "mask", truth, None, pred) for name, truth, pred in pairs]
+        frames += [FrameFiles(name, "mask", truth, None, pred) for name, truth, pred in pairs]
     predictions, clashes = list_masks(_pred_folder(pred_dir), "prediction", on_problem)
     skipped += clashes
     for kind, folders in (("negative", negatives), ("positive", positives)):
         for folder in folders:
             for name, image in _frames_of(folder, kind):
-                frames.append(Frame(name, kind, None, image, predictions.get(name)))
+                frames.append(FrameFiles(name, kind, None, image, predictions.get(name)))
     used = {frame.prediction for frame in frames}
     notes = [note for note in notes if "have no truth and are ignored" not in note]
     unused = sorted(name for name, path in predictions.items() if path not in used)
@@ -210,23 +179,19 @@ def _pred_folder(pred_dir: str | os.PathLike) -> Path:
     return folder
 
 
-def _read(frame: Frame, gt_threshold: float) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Return the raw prediction (None when missing) and the truth (None for a positive frame)."""
+def _read(files: FrameFiles, max_probability: Callable[[str], float] | None) -> Frame:
+    """Read a frame's files: the prediction (None when missing) and the truth (an all-background
+    truth of the image's size for a polyp-free frame, None for a polyp frame without a mask)."""
     from endobench.data.headers import image_size
     from endobench.data.readers import read_image, read_mask_channel
 
-    raw_pred = None if frame.prediction is None else read_mask_channel(frame.prediction)
-    if frame.kind == "mask":
-        return raw_pred, binarize(read_mask_channel(frame.truth), gt_threshold)
-    if frame.kind == "positive":
-        return raw_pred, None
-    size = image_size(frame.image) or read_image(frame.image).shape[:2]
-    return raw_pred, np.zeros(size, dtype=bool)
-
-
-def _truth127(frame: Frame, truth: np.ndarray) -> np.ndarray:
-    if frame.kind != "mask":
-        return truth
-    from endobench.data.readers import read_mask_channel
-
-    return binarize(read_mask_channel(frame.truth), 127)
+    prediction = None if files.prediction is None else read_mask_channel(files.prediction)
+    score = None if max_probability is None else max_probability(files.name)
+    if files.kind == "mask":
+        truth = read_mask_channel(files.truth)
+    elif files.kind == "positive":
+        truth = None
+    else:
+        size = image_size(files.image) or read_image(files.image).shape[:2]
+        truth = np.zeros(size, dtype=np.uint8)
+    return Frame(files.name, truth, prediction, score=score)

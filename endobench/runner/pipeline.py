@@ -252,10 +252,10 @@ def _score_sets(
     ``--positives`` frames get the detection figures alone. With several sets, the detection
     figures of all their frames pooled go to ``run.json`` (the only AUROC of a run whose polyp and
     polyp-free frames are separate sets)."""
-    from endobench.metrics.detection import DetectionAccumulator
-    from endobench.runner.scoring import detect_positive_frames, score_set
+    from endobench.metrics.set_scorer import pooled_detection
+    from endobench.runner.scoring import run_scorer, score_set
 
-    pooled = DetectionAccumulator()
+    scorers = []
     journal = folder.read_journal()
     pool.submit_all((s.name, e["name"]) for s in sets for e in manifest[s.name])
     with make_progress(config.progress) as bar:
@@ -270,14 +270,8 @@ def _score_sets(
             def advance(n: int, t=task) -> None:
                 bar.advance(t, n)
 
-            if input_set.positive_frames:
-                frames = detect_positive_frames(
-                    folder.path, input_set.name, entries, frame_scores, advance, pool.result
-                )
-                pooled.extend(zip(frames.truth, frames.predicted, frames.scores, strict=True))
-                result.sets[input_set.name].detection = frames.compute()
-                folder.write_detection(input_set.name, result.sets[input_set.name].detection)
-                continue
+            truth = not input_set.positive_frames
+            scorers.append(run_scorer(truth))
             scores = score_set(
                 folder.path,
                 input_set.name,
@@ -286,18 +280,24 @@ def _score_sets(
                 advance,
                 frame_scores,
                 pool.result,
+                truth,
+                scorers[-1],
             )
-            folder.write_scores(
-                input_set.name, scores.summary, scores.rows, scores.standard, scores.detection
-            )
-            result.sets[input_set.name].summary = scores.summary
-            result.sets[input_set.name].standard = scores.standard
-            result.sets[input_set.name].detection = scores.detection
-            frames = scores.frames
-            pooled.extend(zip(frames.truth, frames.predicted, frames.scores, strict=True))
+            _write_set_scores(folder, input_set.name, scores, result.sets[input_set.name])
     if len(sets) > 1:
-        result.detection = pooled.compute()
+        result.detection = pooled_detection(scorers)
         folder.info["detection"] = result.detection
+
+
+def _write_set_scores(folder: RunFolder, set_name: str, scores, entry: SetResult) -> None:
+    """Write one set's scores (the detection figures alone for polyp frames without masks)."""
+    entry.detection = scores.detection
+    if scores.summary is None:
+        folder.write_detection(set_name, scores.detection)
+        return
+    folder.write_scores(set_name, scores.summary, scores.rows, scores.standard, scores.detection)
+    entry.summary = scores.summary
+    entry.standard = scores.standard
 
 
 def _timing(engine: Engine, config: RunConfig, log: TimingLog, folder: RunFolder) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 The standard metrics cost several times the EndoCV numbers (weighted F, E-measure, the boundary
 Hausdorff distances), as much as the forward pass itself. So as soon as an image's files are written
 (its journal line appended), :class:`ScorePool` hands it to a process pool, which scores it from the
-files as written (:func:`endobench.runner.scoring.score_image`); the set's scores then add the
-per-image results in the manifest's order (:func:`endobench.runner.scoring.score_set`), so every
+files as written (:func:`endobench.runner.scoring.score_image`); the set's scorer then adds the
+measured frames in the manifest's order (:func:`endobench.runner.scoring.score_set`), so every
 score is the same to the byte as scoring one image after another.
 
 Processes, not threads: scipy's morphology and pysodmetrics hold the GIL for long stretches, which
@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from endobench.runner.scoring import ImageResult, score_image
+from endobench.metrics.set_scorer import MeasuredFrame
+from endobench.runner.scoring import score_image
 
 #: How much lower the scoring processes' priority is than the run's (``os.nice``).
 NICENESS = 19
@@ -117,7 +118,7 @@ class ScorePool:
         for set_name, name in keys:
             self.submit(set_name, name)
 
-    def result(self, set_name: str, entry: Mapping[str, Any]) -> ImageResult:
+    def result(self, set_name: str, entry: Mapping[str, Any]) -> MeasuredFrame:
         """One image's result: from its worker when started there, else computed now.
 
         Raises:
