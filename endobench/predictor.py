@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from endobench.devices import resolve_device
 from endobench.errors import ConfigError, WeightsError
 from endobench.models.postprocess import check_params, postprocess
 
@@ -68,49 +69,6 @@ DTYPES = {
     "float16": torch.float16,
     "fp16": torch.float16,
 }
-#: Device types a device specification may name (besides ``auto``).
-DEVICE_TYPES = ("cpu", "cuda", "mps")
-
-
-def resolve_device(spec: str | torch.device, local_rank: int = 0) -> torch.device:
-    """Return the torch device of a specification: the one rule for every command.
-
-    Args:
-        spec: ``"auto"`` (CUDA when available, else the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
-            ``"mps"``, or a torch device (returned as it is).
-        local_rank: The GPU that a plain ``"cuda"`` (or ``"auto"`` on a CUDA machine) means: the
-            process's local rank under torchrun, 0 otherwise.
-
-    Returns:
-        The device.
-
-    Raises:
-        ConfigError: The device is not known or not available here.
-    """
-    if isinstance(spec, torch.device):
-        return spec
-    spec = str(spec)
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    kind = spec.split(":", 1)[0]
-    if kind not in DEVICE_TYPES:
-        raise ConfigError(f"--device {spec!r} is not known; use auto, cpu, cuda or mps")
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            f"--device {spec}: no CUDA device is available here; use --device cpu or auto"
-        )
-    if kind == "mps" and not (
-        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-    ):
-        raise ConfigError(
-            "--device mps: Apple's MPS backend is not available here; use --device cpu"
-        )
-    if spec == "cuda":
-        return torch.device("cuda", int(local_rank))
-    try:
-        return torch.device(spec)
-    except RuntimeError:
-        raise ConfigError(f"--device {spec!r} is not known; use auto, cpu, cuda or mps") from None
 
 
 def resolve_dtype(spec: str | torch.dtype | None) -> torch.dtype:

@@ -1,6 +1,6 @@
 """torchrun's process group: the one place it is created and destroyed, for ``run`` and ``train``.
 
-A sharded run (:func:`endobench.runner.shards.join`) and a DDP training
+A sharded run (:func:`endobench.runner.shards.open_shard`) and a DDP training
 (:func:`endobench.train.distributed.setup`) both join the group here: gloo on the CPU, NCCL on a
 GPU (this process's local rank's).
 

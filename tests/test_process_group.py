@@ -39,8 +39,8 @@ RANK_SCRIPT = textwrap.dedent(
         create_model("brp_lite")
 
     if sys.argv[1] == "run":
-        from endobench.runner.shards import join
-        with join("cpu") as shard:
+        from endobench.runner.shards import open_shard
+        with open_shard("cpu") as shard:
             work()
             assert shard.gather(shard.rank) == [0, 1]
     else:

@@ -160,7 +160,9 @@ class ScoringRules:
         """Measure one frame (no state: any process, any order)."""
         prediction = _prediction_or_empty(frame)
         called = binarize(prediction, self.pred_threshold)
-        score = foreground_fraction(called) if self.frame_score == FOREGROUND_FRACTION else frame.score
+        score = (
+            foreground_fraction(called) if self.frame_score == FOREGROUND_FRACTION else frame.score
+        )
         if frame.truth is None:
             return MeasuredFrame(
                 frame.name, None, True, frame_positive(called), score, frame.prediction is None
@@ -285,9 +287,7 @@ class SetScorer:
             for warning in caught:
                 notes.append(str(warning.message))
                 warnings.warn(str(warning.message), ScoringWarning, stacklevel=2)
-        figures = {
-            key: block.compute() for key, block in self.blocks.items() if len(self.endocv)
-        }
+        figures = {key: block.compute() for key, block in self.blocks.items() if len(self.endocv)}
         return ScoreResult(
             rows=self.endocv.rows(),
             summary=summary,
@@ -303,7 +303,8 @@ def pooled_detection(scorers: Iterable[SetScorer]) -> dict:
     """The detection figures of the frames of several sets together (a run's pooled AUROC)."""
     pooled = DetectionAccumulator()
     for scorer in scorers:
-        pooled.extend(zip(scorer.frames.truth, scorer.frames.predicted, scorer.frames.scores))
+        frames = scorer.frames
+        pooled.extend(zip(frames.truth, frames.predicted, frames.scores, strict=True))
     return pooled.compute()
 
 

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from endobench.devices import check_device
 from endobench.errors import ConfigError
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("float32", "bfloat16", "float16")
 #: Configuration keys that must match for ``--resume`` to reuse earlier outputs.
 RESUME_KEYS = (
@@ -48,7 +48,7 @@ class RunConfig:
         size: Input side in pixels (default: the model's).
         sizes: Several input sides: a sweep, one run folder per size (``<name>-<size>``).
         batch_size: Images per forward pass.
-        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`endobench.devices`).
         dtype: ``float32``, ``bfloat16`` or ``float16`` (autocast-free: the model is cast).
         out: Root folder of run folders.
         name: Run folder name (default: ``<model>-<size>-<UTC time>``).
@@ -121,8 +121,7 @@ class RunConfig:
             raise ConfigError(
                 f"{len(self.masks)} --masks for {len(self.images)} --images; give one mask folder per image folder"
             )
-        if self.device not in DEVICES:
-            raise ConfigError(f"--device {self.device!r} is not one of {', '.join(DEVICES)}")
+        check_device(self.device)
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if self.model is None and not str(self.weights or "").lower().endswith(".onnx"):

@@ -43,28 +43,29 @@ class Engine:
         model: str | None,
         weights: str | list[str] | None,
         size: int | None,
-        device: str,
+        device: torch.device | str,
         dtype: str,
         optimise: bool = False,
         allow_random: bool = False,
         backend: str = "auto",
         precision: str | None = None,
-        local_rank: int = 0,
     ) -> Engine:
         """Build the model and its predictor.
 
         ``optimise`` folds batch norms and uses channels-last memory (the predictor's CPU speed-up);
         ``allow_random`` runs random weights when none are given (speed measurements only);
-        ``local_rank`` is the GPU a plain ``cuda`` means under torchrun.
+        ``device`` is the run's device, resolved once (:func:`endobench.runner.shards.open_shard`;
+        a specification is resolved here, for callers outside a run).
 
         Raises:
             ConfigError: Unknown dtype or unavailable device; WeightsError from the model layer.
         """
-        from endobench.predictor import Predictor, resolve_device, resolve_dtype
+        from endobench.devices import resolve_device
+        from endobench.predictor import Predictor, resolve_dtype
 
         torch_dtype = resolve_dtype(dtype)
-        torch_device = resolve_device(device, local_rank)
-        if torch_dtype == torch.float16 and torch_device.type == "cpu":
+        device = resolve_device(device)
+        if torch_dtype == torch.float16 and device.type == "cpu":
             raise ConfigError(
                 "--dtype float16 is not supported on the CPU; use float32 or bfloat16"
             )
@@ -72,7 +73,7 @@ class Engine:
             model,
             weights=weights,
             size=size,
-            device=torch_device,
+            device=device,
             dtype=torch_dtype,
             optimise=optimise,
             allow_random=allow_random,
@@ -124,7 +125,7 @@ class Engine:
         """Copy a batch of probability maps to the host once (outside the timed region)."""
         return output.detach().float().cpu().numpy()
 
-    def finish(
+    def probability_and_mask(
         self, output: np.ndarray, index: int, height: int, width: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(probability map, binary mask)`` of one image at its original size."""

@@ -92,8 +92,8 @@ def run_gpu_check(plan: CheckPlan, progress: bool = True) -> dict[str, Any]:
     """
     import torch
 
+    from endobench.devices import resolve_device
     from endobench.env import environment
-    from endobench.predictor import resolve_device
     from endobench.runner.engine import device_name
     from endobench.runner.gpu_probes import mask_agreement, training_smoke
     from endobench.runner.timing import ForwardTimer

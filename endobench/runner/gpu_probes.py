@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from endobench.predictor import resolve_device, resolve_dtype
+from endobench.devices import resolve_device
+from endobench.predictor import resolve_dtype
 from endobench.runner.timing import ForwardTimer
 
 #: The figure each speed variant measures; the fastest one that ran is the cell's figure.

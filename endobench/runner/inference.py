@@ -93,7 +93,7 @@ def infer(
         folder.journal_writer() as journal,
         make_progress(config.progress) as progress,
         OutputWriter(
-            engine.finish,
+            engine.probability_and_mask,
             folder.write_prediction,
             journal,
             config.save_prob,

@@ -17,7 +17,7 @@ from endobench.errors import ConfigError
 from endobench.runner.config import RESUME_KEYS, RunConfig
 from endobench.runner.live import make_progress, print_summary
 from endobench.runner.result import RunResult, SetResult
-from endobench.runner.shards import Shard, infer_shards, join, timing_with_ranks
+from endobench.runner.shards import Shard, infer_shards, open_shard, timing_with_ranks
 from endobench.runner.sources import InputSet, build_manifest, resolve_inputs
 from endobench.runner.timing import TimingLog, timing_record
 from endobench.writers.run_folder import RunFolder
@@ -39,7 +39,7 @@ def run_sweep(config: RunConfig) -> list[RunResult]:
     config.validate()
     if not config.sizes:
         return [run_benchmark(config)]
-    with join(config.device) as shard:
+    with open_shard(config.device) as shard:
         config = _split_cores(config, shard)
         sets = _inputs(config)
         with _threads(config.threads):
@@ -62,7 +62,7 @@ def run_benchmark(config: RunConfig) -> RunResult:
     config.validate()
     if config.sizes:
         raise ConfigError("run_benchmark runs one size; use run_sweep for --sizes")
-    with join(config.device) as shard:
+    with open_shard(config.device) as shard:
         config = _split_cores(config, shard)
         sets = _inputs(config)
         with _threads(config.threads):
@@ -126,13 +126,12 @@ def _run(config: RunConfig, sets: list[InputSet], shard: Shard) -> RunResult:
         config.model,
         config.weights,
         config.size,
-        config.device,
+        shard.device,
         config.dtype,
         config.optimise,
         config.random_weights,
         config.backend,
         config.precision,
-        local_rank=shard.local_rank,
     )
     config = replace(
         config,
@@ -141,7 +140,7 @@ def _run(config: RunConfig, sets: list[InputSet], shard: Shard) -> RunResult:
         precision=engine.precision,
     )
     config = replace(config, size=engine.size, name=config.run_name(engine.size))
-    config, folder, manifest = shard.first(lambda: _open(config, engine, sets))
+    config, folder, manifest = shard.main_result(lambda: _open(config, engine, sets))
     scored = [s for s in sets if s.has_frame_truth] if config.score else []
     with _score_pool(folder, manifest, scored, config, shard) as pool:
         outcome = infer_shards(shard, engine, config, folder, manifest, on_written=pool.submit)

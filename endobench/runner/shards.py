@@ -16,7 +16,7 @@
 A run killed on every rank resumes with ``--resume`` under any number of ranks (or alone): the
 journal and every rank journal are read together, and an image is done when its line exists and
 its outputs decode. Each rank gets one GPU on a multi-GPU node (``LOCAL_RANK``, see
-:func:`endobench.predictor.resolve_device`), or CPU threads from its share of the node's cores, with
+:func:`endobench.devices.resolve_device`), or CPU threads from its share of the node's cores, with
 the gloo backend.
 """
 
@@ -33,6 +33,8 @@ from endobench.errors import EndobenchError
 from endobench.runner.conditions import usable_cores
 
 if TYPE_CHECKING:  # torch is imported when a run starts, not with the package
+    import torch
+
     from endobench.runner.config import RunConfig
     from endobench.runner.engine import Engine
     from endobench.runner.inference import InferenceCounts
@@ -64,7 +66,8 @@ class Shard(RankRoles):
         local_rank: Rank on this node: the GPU a plain ``cuda`` means.
         local_world_size: Processes on this node: they share its CPU cores.
         backend: The process group's backend (``gloo``, ``nccl``), None alone.
-        initialised_here: Whether :func:`join` created the process group (and ends it).
+        initialised_here: Whether :func:`open_shard` created the process group (and ends it).
+        device: The run's device, resolved once by :func:`open_shard` (None before).
     """
 
     rank: int = 0
@@ -73,6 +76,7 @@ class Shard(RankRoles):
     local_world_size: int = 1
     backend: str | None = None
     initialised_here: bool = False
+    device: torch.device | None = None
 
     def owns(self, index: int) -> bool:
         """Say whether image ``index`` of the manifest is this rank's (``index % world_size``)."""
@@ -94,7 +98,7 @@ class Shard(RankRoles):
         """The CPU cores this process may use: its share of the node's usable cores."""
         return max(1, len(usable_cores()) // self.local_world_size)
 
-    def first(self, fn: Callable[[], T]) -> T:
+    def main_result(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on rank 0 and return its result on every rank.
 
         An :class:`EndobenchError` raised by ``fn`` is raised on every rank with the same message;
@@ -150,26 +154,29 @@ def shard_from_env(environ: Mapping[str, str] | None = None) -> Shard:
 
 
 @contextlib.contextmanager
-def join(device: str) -> Iterator[Shard]:
-    """Join torchrun's process group for a run (nothing to join alone), leaving it afterwards.
+def open_shard(device: str) -> Iterator[Shard]:
+    """This process's shard of a run, with its device resolved once; under torchrun, in the
+    process group (joined here and left afterwards; nothing to join alone).
 
     Args:
-        device: The run's ``--device``; CUDA ranks use NCCL on their local rank's GPU, the others
-            gloo.
+        device: The run's ``--device`` (:mod:`endobench.devices`; a plain ``cuda`` is the local
+            rank's GPU); CUDA ranks use NCCL on it, the others gloo.
     """
+    from endobench.devices import resolve_device
+
     shard = shard_from_env()
+    shard = replace(shard, device=resolve_device(device, shard.local_rank))
     if not shard.distributed:
         yield shard
         return
     import torch.distributed as dist
 
-    from endobench.predictor import resolve_device
     from endobench.process_group import close_group, open_group
 
     if dist.is_initialized():
         yield replace(shard, backend=dist.get_backend())
         return
-    backend = open_group(resolve_device(device, shard.local_rank), timeout=WAIT_LIMIT)
+    backend = open_group(shard.device, timeout=WAIT_LIMIT)
     try:
         yield replace(shard, backend=backend, initialised_here=True)
     finally:

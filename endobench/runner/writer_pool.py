@@ -46,7 +46,7 @@ class OutputWriter:
     """Writes predictions on ``threads`` background threads and journals them in order.
 
     Args:
-        finish: ``(batch output, index, height, width) -> (probability, mask)`` (``Engine.finish``).
+        finish: ``(batch output, index, height, width) -> (probability, mask)`` (``Engine.probability_and_mask``).
         write: ``(set, name, mask, probability or None) -> None`` (``RunFolder.write_prediction``).
         journal: Appends one journal line (``RunFolder.journal_writer``'s function).
         save_prob: Also write the probability map.

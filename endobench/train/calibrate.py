@@ -226,8 +226,8 @@ def calibrate_checkpoint(
             come from a test set or trained the weights, or no candidate keeps within the budget
             (the plot is written first).
     """
+    from endobench.devices import resolve_device
     from endobench.models import create_model, load_checkpoint, save_checkpoint
-    from endobench.predictor import resolve_device
     from endobench.train.provenance import (
         refuse_test_data,
         refuse_trained_or_test_ids,

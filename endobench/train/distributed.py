@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from endobench.devices import resolve_device
 from endobench.distributed_env import RankRoles, launch_place
-from endobench.predictor import resolve_device
 from endobench.process_group import close_group, open_group
 
 
@@ -40,7 +40,7 @@ def setup(device: str = "auto") -> DistContext:
 
     Args:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, resolved by
-            :func:`endobench.predictor.resolve_device` (a plain ``cuda`` means this process's local
+            :func:`endobench.devices.resolve_device` (a plain ``cuda`` means this process's local
             rank's GPU).
 
     Raises:

@@ -55,7 +55,9 @@ def test_a_plugged_in_block_is_fed_each_frame_with_a_truth_in_order():
         scorer.update(Frame(f"f{index}", truth, truth, probability=truth // 2 + 100))
     scorer.update(Frame("polyp without mask", None, truths[0]))
     result = scorer.compute()
-    assert result.extras == {"counts": {"frames": 3, "truth": sum(int((t > 127).sum()) for t in truths)}}
+    assert result.extras == {
+        "counts": {"frames": 3, "truth": sum(int((t > 127).sum()) for t in truths)}
+    }
     assert scorer.blocks["counts"].rows[0][0] == "f0"
     assert [name for name, _ in result.rows] == ["f0", "f1", "f2"]
     assert result.detection["n_positive_frames"] == 4

@@ -69,3 +69,32 @@ def test_engine_uses_the_owner():
         Engine.create("brp_lite", None, None, "cpu", "half", allow_random=True)
     with pytest.raises(ConfigError, match="float16 is not supported on the CPU"):
         Engine.create("brp_lite", None, None, "cpu", "float16", allow_random=True)
+
+
+@pytest.mark.parametrize("spec", ["auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps"])
+def test_one_grammar_for_every_command_checked_without_torch(spec):
+    from endobench.devices import check_device
+    from endobench.runner.config import RunConfig
+
+    assert check_device(spec) == spec
+    RunConfig(model="brp_lite", datasets=["sample/kvasir"], device=spec).validate()
+
+
+@pytest.mark.parametrize("spec", ["gpu", "cuda:", "cuda:x", "cpu:0", "CUDA", "auto:1"])
+def test_specs_outside_the_grammar_are_refused_before_anything_loads(spec):
+    from endobench.devices import check_device
+    from endobench.runner.config import RunConfig
+
+    with pytest.raises(ConfigError, match="is not known; use auto, cpu, cuda, cuda:N or mps"):
+        check_device(spec)
+    with pytest.raises(ConfigError, match="is not known"):
+        RunConfig(model="brp_lite", datasets=["sample/kvasir"], device=spec).validate()
+
+
+def test_the_device_rule_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, endobench.devices, endobench.runner.config; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

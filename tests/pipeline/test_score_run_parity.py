@@ -102,9 +102,11 @@ def _csv_names(run, set_name: str):
 def test_each_set_scored_alone_equals_the_runs_scores_to_the_bit(parity_run, set_name, tmp_path):
     root, run = parity_run
     preds, probs = _gathered(run, root, {set_name: ""})
-    kind = {"gt_dir": root / "clinic" / "masks"} if set_name == "clinic" else {
-        "negatives": [root / "neg"]
-    }
+    kind = (
+        {"gt_dir": root / "clinic" / "masks"}
+        if set_name == "clinic"
+        else {"negatives": [root / "neg"]}
+    )
     scored = score_frames(
         preds, max_probability=max_probability_reader(probs), progress=False, **kind
     )

@@ -189,7 +189,7 @@ def test_rank_and_world_come_from_torchruns_environment():
     assert (shard.rank, shard.world_size, shard.local_rank, shard.local_world_size) == (3, 4, 1, 2)
     assert shard.distributed and not shard.is_main
     assert shard_from_env({}) == Shard()
-    assert Shard().first(lambda: 7) == 7 and Shard().gather(7) == [7]
+    assert Shard().main_result(lambda: 7) == 7 and Shard().gather(7) == [7]
 
 
 def test_rank_journals_are_read_together_and_merged(tmp_path):
