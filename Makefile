@@ -25,7 +25,7 @@ bench: $(STAMP)
 # On a CUDA machine, under 8 minutes: speed, an AMP training smoke run and GPU-against-CPU masks,
 # printed as one JSON and written to docs/gpu-check.json (docs/pipeline.md).
 gpu-check: $(STAMP)
-	$(PYTHON) -m endobench.runner.gpu_check
+	$(PYTHON) -m endobench.checks.gpu_check
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check endobench tests

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from endobench.runner import gpu_check
-from endobench.runner.gpu_check import CheckPlan, plan_for, run_gpu_check, speed_cells
-from endobench.runner.gpu_probes import VARIANTS, speed_cell
+from endobench.checks import gpu_check
+from endobench.checks.gpu_check import CheckPlan, plan_for, run_gpu_check, speed_cells
+from endobench.checks.gpu_probes import VARIANTS, speed_cell
 
 CELL_KEYS = {"model", "size", "precision", "batch", "status"}
 OK_KEYS = {"method", "channels_last", "cuda_graph", "median_ms", "p90_ms", "images_per_s"}

@@ -44,15 +44,10 @@ def calibration_arrays(
         DataError: An unknown name or an unreadable image.
     """
     from endobench.data import read_image
-    from endobench.runner.sources import resolve_inputs
-    from endobench.runner.timing import evenly_spaced
+    from endobench.data.inputs import evenly_spaced, open_source
 
     text = str(source)
-    if Path(text).is_dir():
-        (found,) = resolve_inputs([], [text], [], data_root)
-    else:
-        (found,) = resolve_inputs([text], [], [], data_root)
-    samples = list(found.dataset.samples)
+    samples = list(open_source(text, data_root).samples)
     if not samples:
         raise ConfigError(f"--calibration {text}: no images there; give a folder of images")
     chosen = [samples[i] for i in evenly_spaced(len(samples), count)]

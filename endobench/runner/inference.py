@@ -8,11 +8,12 @@ from typing import Any
 
 import torch
 
+from endobench.data.inputs import evenly_spaced
 from endobench.runner.config import RunConfig
 from endobench.runner.engine import Engine
 from endobench.runner.live import make_progress
 from endobench.runner.loading import ImageItems, make_loader
-from endobench.runner.timing import ForwardTimer, TimingLog, evenly_spaced
+from endobench.runner.timing import ForwardTimer, TimingLog
 from endobench.runner.writer_pool import OutputWriter
 from endobench.writers.run_folder import RunFolder
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from endobench.data.dataset import Dataset
+from endobench.data.inputs import open_folder, open_named
 from endobench.errors import ConfigError, DataError
 from endobench.io import sha256_file
 
@@ -77,41 +78,6 @@ def open_frames(folder: str, kind: str, skip_problems: bool = False) -> InputSet
 def set_name_for(text: str) -> str:
     """Return a folder-safe set name (``polypgen/C1`` -> ``polypgen-C1``)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "set"
-
-
-def open_named(name: str, data_root: str | None, skip_problems: bool = False) -> Dataset:
-    """Open a named data set (``kvasir``, ``kvasir:test``, ``polypgen/C1``, ``sample/kvasir``...).
-
-    Raises:
-        DataError: Unknown name (listing the known ones), data set not found under the data root,
-            or (without ``skip_problems``) its pairing problems and unreadable files.
-    """
-    from endobench.data import load_dataset
-
-    on_problem = "skip" if skip_problems else "error"
-    # Every file is checked before any inference: a truncated input is refused (or skipped) here.
-    return load_dataset(name, data_root, on_problem=on_problem, check_files=True)
-
-
-def open_folder(images: str, masks: str | None = None, skip_problems: bool = False) -> Dataset:
-    """Open an image folder: any known layout, or ``images`` paired with ``masks`` by stem.
-
-    The data layer's one pairing rule (:func:`endobench.data.open_dataset`): masks pair with
-    images whose stem equals theirs, with or without a ``_mask`` suffix.
-
-    Raises:
-        DataError: Missing folders or (without ``skip_problems``) pairing problems and unreadable
-            files, by name.
-    """
-    from endobench.data.layouts import open_dataset
-
-    folder = Path(images)
-    if not folder.is_dir():
-        raise DataError(f"image folder {folder} not found; check --images")
-    on_problem = "skip" if skip_problems else "error"
-    return open_dataset(
-        folder, name=folder.name, on_problem=on_problem, masks=masks, check_files=True
-    )
 
 
 def resolve_inputs(

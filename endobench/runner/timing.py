@@ -36,18 +36,6 @@ FPS_DEFINITION = (
 )
 
 
-def evenly_spaced(total: int, count: int) -> list[int]:
-    """Return ``count`` indices spread evenly over ``range(total)`` (all of them if fewer).
-
-    The choice depends only on ``total`` and ``count``, so runs time the same images.
-    """
-    if count <= 0 or total <= 0:
-        return []
-    if count >= total:
-        return list(range(total))
-    return sorted({int(i) for i in np.linspace(0, total - 1, count).round()})
-
-
 class ForwardTimer:
     """Times a callable on a device, synchronising so that the time covers the finished work."""
 

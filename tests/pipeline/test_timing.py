@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from endobench.data.inputs import evenly_spaced
 from endobench.runner.timing import (
     ForwardTimer,
     TimingLog,
     describe_fps,
-    evenly_spaced,
     latency_stats,
     timing_record,
 )

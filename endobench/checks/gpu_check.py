@@ -1,11 +1,11 @@
 """``make gpu-check``: one prepared script that says, in one JSON, what a GPU does with endobench.
 
-``python -m endobench.runner.gpu_check`` (on a CUDA machine; under 8 minutes on one GPU) measures:
+``python -m endobench.checks.gpu_check`` (on a CUDA machine; under 8 minutes on one GPU) measures:
 
 * **speed**: the forward pass of ``pranet``, ``brp`` and ``brp_lite`` (random weights: speed does
   not depend on them) at 352 and 512 px, in fp32, fp16 and bf16 (autocast, as ``run``), at batch 1
   and 16: eager, channels-last and a CUDA graph, the fastest kept and named
-  (:func:`endobench.runner.gpu_probes.speed_cell`); CUDA events time each pass;
+  (:func:`endobench.checks.gpu_probes.speed_cell`); CUDA events time each pass;
 * **training**: a 50-step AMP (bfloat16 autocast) run of endobench's training on the bundled
   sample;
 * **agreement**: the GPU's masks against the CPU's on the bundled sample with the shipped
@@ -92,10 +92,10 @@ def run_gpu_check(plan: CheckPlan, progress: bool = True) -> dict[str, Any]:
     """
     import torch
 
+    from endobench.checks.gpu_probes import mask_agreement, training_smoke
     from endobench.devices import resolve_device
     from endobench.env import environment
     from endobench.runner.engine import device_name
-    from endobench.runner.gpu_probes import mask_agreement, training_smoke
     from endobench.runner.timing import ForwardTimer
 
     device = resolve_device(plan.device)
@@ -109,12 +109,10 @@ def run_gpu_check(plan: CheckPlan, progress: bool = True) -> dict[str, Any]:
     speed_s = time.perf_counter() - began
     _note(progress, "training smoke run")
     training = _guarded(
-        lambda: training_smoke(str(device), plan.train_steps, plan.train_size, plan.train_batch)
+        lambda: training_smoke(device, plan.train_steps, plan.train_size, plan.train_batch)
     )
     _note(progress, "GPU masks against CPU masks")
-    agreement = _guarded(
-        lambda: mask_agreement(str(device), plan.precisions, plan.agreement_images)
-    )
+    agreement = _guarded(lambda: mask_agreement(device, plan.precisions, plan.agreement_images))
     record = {
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -170,7 +168,7 @@ def speed_cells(plan: CheckPlan, device, progress: bool = False) -> list[dict[st
 
 
 def _cell(model, error, spent, plan: CheckPlan, size, precision, batch) -> dict[str, Any]:
-    from endobench.runner.gpu_probes import one_line, speed_cell
+    from endobench.checks.gpu_probes import one_line, speed_cell
 
     cell = {"size": size, "precision": precision, "batch": batch}
     if error is not None:
@@ -187,8 +185,8 @@ def _cell(model, error, spent, plan: CheckPlan, size, precision, batch) -> dict[
 
 def _build(name: str, device):
     """The model with random weights on the device, or the error that stopped it."""
+    from endobench.checks.gpu_probes import one_line
     from endobench.models import create_model
-    from endobench.runner.gpu_probes import one_line
 
     try:
         return create_model(name, pretrained_backbone=False).to(device).eval(), None
@@ -204,7 +202,7 @@ def _free(device) -> None:
 
 
 def _guarded(probe) -> dict[str, Any]:
-    from endobench.runner.gpu_probes import one_line
+    from endobench.checks.gpu_probes import one_line
 
     began = time.perf_counter()
     try:
@@ -252,14 +250,14 @@ def write_record(record: dict[str, Any], path: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m endobench.runner.gpu_check [--device D] [--quick] [--out F]``: print the JSON.
+    """``python -m endobench.checks.gpu_check [--device D] [--quick] [--out F]``: print the JSON.
 
     Returns:
         0 when the check passed, 1 when a probe failed, 2 for a user's error (no GPU here).
     """
     from endobench.errors import EndobenchError
 
-    parser = argparse.ArgumentParser(prog="python -m endobench.runner.gpu_check")
+    parser = argparse.ArgumentParser(prog="python -m endobench.checks.gpu_check")
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu (default cuda)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 1-2 iterations")
     parser.add_argument(

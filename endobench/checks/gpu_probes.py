@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from endobench.devices import resolve_device
 from endobench.predictor import resolve_dtype
 from endobench.runner.timing import ForwardTimer
 
@@ -139,7 +138,7 @@ def speed_cell(
 
 
 def training_smoke(
-    device: str, steps: int, size: int, batch: int, model: str = "brp_lite"
+    device: torch.device, steps: int, size: int, batch: int, model: str = "brp_lite"
 ) -> dict[str, Any]:
     """Train ``model`` for ``steps`` optimiser steps with AMP (bfloat16 autocast) on the sample.
 
@@ -160,7 +159,7 @@ def training_smoke(
     hook = register_optimizer_step_post_hook(lambda *_: counted.__setitem__(0, counted[0] + 1))
     weights = default_weights_path(model)
     began = time.perf_counter()
-    on_gpu = resolve_device(device).type == "cuda"
+    on_gpu = device.type == "cuda"
     if on_gpu:
         torch.cuda.reset_peak_memory_stats()
     try:
@@ -172,7 +171,7 @@ def training_smoke(
                     out=Path(out),
                     val_fraction=0.2,
                     recipe=Recipe(size=size, batch_size=batch, epochs=steps, scales=(1.0,)),
-                    device=device,
+                    device=str(device),
                     amp=True,
                     workers=0,
                     limit=batch,
@@ -205,7 +204,7 @@ def training_smoke(
 
 
 def mask_agreement(
-    device: str, precisions: tuple[str, ...], images: int | None, model: str = "brp_lite"
+    device: torch.device, precisions: tuple[str, ...], images: int | None, model: str = "brp_lite"
 ) -> dict[str, Any]:
     """Dice between the device's masks and CPU float32 masks of the bundled sample, shipped weights.
 
@@ -220,15 +219,14 @@ def mask_agreement(
     pictures = [s.read()[0] for s in samples[:images]]
     reference = Predictor(model, device="cpu", optimise=False, batch_size=1)
     truth = reference.predict_masks(pictures)
-    target = resolve_device(device)
     rows: dict[str, Any] = {}
     for precision in precisions:
-        reason = precision_unsupported(precision, target)
+        reason = precision_unsupported(precision, device)
         if reason:
             rows[precision] = {"status": "skipped", "reason": reason}
             continue
         try:
-            predictor = Predictor(model, device=target, dtype=precision, batch_size=4)
+            predictor = Predictor(model, device=device, dtype=precision, batch_size=4)
             masks = predictor.predict_masks(pictures)
         except Exception as err:  # recorded: the check goes on with the other precisions
             rows[precision] = {"status": "failed", "reason": one_line(err)}
