@@ -123,30 +123,29 @@ def _root(
     """Polyp segmentation benchmarking and EndoCV2021 submissions."""
 
 
+#: The command modules, in the order of ``--help`` (the pipeline's); each defines ``register``.
+COMMAND_MODULES = (
+    "datasets",
+    "score",
+    "models",
+    "run",
+    "export",
+    "compare",
+    "report",
+    "package",
+    "leaderboard",
+    "train",
+    "demo",
+)
+
+
 def _register() -> None:
-    """Attach every command module that exists; each registers its own commands on ``app``."""
+    """Attach every command module; a module that cannot be imported fails here, loudly (a
+    broken command must not vanish from ``--help``)."""
     import importlib
 
-    for name in (
-        "datasets",
-        "score",
-        "models",
-        "run",
-        "export",
-        "compare",
-        "report",
-        "package",
-        "leaderboard",
-        "train",
-        "demo",
-    ):
-        try:
-            module = importlib.import_module(f"endobench.cli.{name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"endobench.cli.{name}":
-                continue
-            raise
-        module.register(app)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"endobench.cli.{name}").register(app)
 
 
 _register()

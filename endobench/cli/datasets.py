@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
+
+from endobench.cli.options import DataRoot, SkipCountedProblems
 
 
 def register(app: typer.Typer) -> None:
@@ -13,18 +13,8 @@ def register(app: typer.Typer) -> None:
 
 
 def datasets(
-    data_root: Path = typer.Option(
-        None,
-        "--data-root",
-        help="Folder holding the data sets (default: $ENDOBENCH_DATA).",
-        file_okay=False,
-    ),
-    skip_problems: bool = typer.Option(
-        False,
-        "--skip-problems",
-        help="Also read every file and count the unreadable ones as problems, as "
-        "`run --skip-problems` does; the counts are then what it accepts.",
-    ),
+    data_root: DataRoot = None,
+    skip_problems: SkipCountedProblems = False,
 ) -> None:
     """List the data sets found under the data root, and the bundled sample, with counts.
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from endobench.cli.options import DataRoot, root_text
+
 
 def export(
     model: str = typer.Option(
@@ -37,9 +39,7 @@ def export(
         "--min-dice",
         help="int8: least mean Dice between its masks and PyTorch's on the bundled sample.",
     ),
-    data_root: str | None = typer.Option(
-        None, "--data-root", help="Where named data sets are found."
-    ),
+    data_root: DataRoot = None,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     random_weights: bool = typer.Option(
         False, "--random-weights", help="No weights: random initialisation (speed tests only)."
@@ -64,7 +64,7 @@ def export(
         precision=precision,
         calibration=calibration,
         calibration_images=calibration_images,
-        data_root=data_root,
+        data_root=root_text(data_root),
         force=force,
         allow_random=random_weights,
         min_dice=min_dice,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from endobench.cli.options import SkipUnreadableImages
+
 
 def _print_problems(problems: list[str]) -> None:
     """Print the first problems, one a line, then how many more (as ``score`` does)."""
@@ -52,11 +54,7 @@ def package(
         "--images",
         help="With --check: the test images (one subfolder per set, or one set's folder).",
     ),
-    skip_problems: bool = typer.Option(
-        False,
-        "--skip-problems",
-        help="With --check: list test images that cannot be read and go on without their size.",
-    ),
+    skip_problems: SkipUnreadableImages = False,
 ) -> None:
     """Write the EndoCV2021 zip of a run after validating it, or validate a zip with --check."""
     from endobench.errors import ConfigError, EndobenchError

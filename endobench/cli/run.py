@@ -6,6 +6,14 @@ from pathlib import Path
 
 import typer
 
+from endobench.cli.options import (
+    DataRoot,
+    Device,
+    NegativeFrames,
+    PositiveFrames,
+    Progress,
+    SkipProblems,
+)
 from endobench.cli.values import comma_sides
 
 
@@ -32,26 +40,10 @@ def run(
     masks: list[Path] = typer.Option(
         [], "--masks", help="Mask folder for each --images, in the same order."
     ),
-    negatives: list[Path] = typer.Option(
-        [],
-        "--negatives",
-        help="Folder of polyp-free frames: a set whose truth is all background, with "
-        "frame-level detection figures. Repeatable.",
-    ),
-    positives: list[Path] = typer.Option(
-        [],
-        "--positives",
-        help="Folder of polyp frames without masks: a set scored for frame-level sensitivity "
-        "only. Repeatable.",
-    ),
-    data_root: str | None = typer.Option(
-        None, "--data-root", help="Where named data sets are found."
-    ),
-    skip_problems: bool = typer.Option(
-        False,
-        "--skip-problems",
-        help="Leave out and list pairing problems and unreadable files instead of refusing a set.",
-    ),
+    negatives: NegativeFrames = None,
+    positives: PositiveFrames = None,
+    data_root: DataRoot = None,
+    skip_problems: SkipProblems = False,
     size: int | None = typer.Option(
         None, "--size", help="Input side in pixels (default: the model's)."
     ),
@@ -59,7 +51,7 @@ def run(
         None, "--sizes", help="Sweep of input sides, e.g. 384,448,512,608: one run folder each."
     ),
     batch_size: int = typer.Option(1, "--batch-size", "-b", help="Images per forward pass."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
+    device: Device = "auto",
     dtype: str = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16."),
     backend: str = typer.Option(
         "auto", "--backend", help="auto (onnxruntime for .onnx weights), torch or onnxruntime."
@@ -105,49 +97,14 @@ def run(
     score: bool = typer.Option(
         True, "--score/--no-score", help="Score the sets that have ground truth."
     ),
-    progress: bool = typer.Option(
-        True, "--progress/--no-progress", help="Show progress and the summary."
-    ),
+    progress: Progress = True,
 ) -> None:
     """Run a model over data sets: EndoCV2021 masks, scores, FPS and run.json in submissions/<run>/."""
+    options = dict(locals())  # every option by its name, as RunConfig.from_options takes them
     from endobench.runner import RunConfig, run_sweep
 
-    config = RunConfig(
-        model=model,
-        weights=(weights[0] if len(weights) == 1 else list(weights)) if weights else None,
-        datasets=list(dataset),
-        images=[str(p) for p in images],
-        masks=[str(p) for p in masks],
-        negatives=[str(p) for p in negatives],
-        positives=[str(p) for p in positives],
-        data_root=data_root,
-        skip_problems=skip_problems,
-        size=size,
-        sizes=comma_sides(sizes),
-        batch_size=batch_size,
-        device=device,
-        dtype=dtype,
-        backend=backend,
-        precision=precision,
-        out=str(out),
-        name=name,
-        save_prob=save_prob,
-        force=force,
-        resume=resume,
-        record=record,
-        leaderboard=str(leaderboard) if leaderboard else None,
-        seed=seed,
-        num_workers=workers,
-        writers=writers,
-        random_weights=random_weights,
-        optimise=optimise,
-        threads=threads,
-        warmup=warmup,
-        fps_images=fps_images,
-        score=score,
-        progress=progress,
-    )
-    results = run_sweep(config)
+    options["sizes"] = comma_sides(sizes)
+    results = run_sweep(RunConfig.from_options(options))
     for result in results:
         typer.echo(f"wrote {result.run_dir}")
         if result.record_path is not None:

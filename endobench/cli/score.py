@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from endobench.cli.options import NegativeFrames, PositiveFrames, Progress, SkipScoringProblems
+
 #: Row labels of the printed summary, in the toolkit's key order (key, label).
 _SUMMARY_ROWS = (
     ("dice", "Dice"),
@@ -67,24 +69,10 @@ def score(
         "--gt-threshold",
         help="Truth values above it are polyp (the toolkit: 0, JPEG noise included).",
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    skip_problems: bool = typer.Option(
-        False,
-        "--skip-problems",
-        help="Leave out and list truths without prediction, clashing names and unreadable files.",
-    ),
-    negatives: list[Path] = typer.Option(
-        [],
-        "--negatives",
-        help="Folder of polyp-free frames (images): their predictions are scored against empty "
-        "truths, and frame-level detection figures are added. Repeatable.",
-    ),
-    positives: list[Path] = typer.Option(
-        [],
-        "--positives",
-        help="Folder of polyp frames without masks (images): counted for detection "
-        "sensitivity only. Repeatable.",
-    ),
+    progress: Progress = True,
+    skip_problems: SkipScoringProblems = False,
+    negatives: NegativeFrames = None,
+    positives: PositiveFrames = None,
     prob: Path | None = typer.Option(
         None,
         "--prob",
@@ -120,8 +108,8 @@ def score(
             result = score_frames(
                 pred,
                 gt_dir=gt,
-                negatives=negatives,
-                positives=positives,
+                negatives=negatives or [],
+                positives=positives or [],
                 max_probability=max_probability_reader(prob) if prob else None,
                 **options,
             )

@@ -6,6 +6,14 @@ from pathlib import Path
 
 import typer
 
+from endobench.cli.options import (
+    CalibrationNegatives,
+    DataRoot,
+    Device,
+    SkipProblems,
+    TrainingNegatives,
+    root_text,
+)
 from endobench.cli.values import comma_names, comma_sides
 
 
@@ -26,12 +34,8 @@ def train_command(
         "--val-fraction",
         help="Hold back this share of --data for validation instead of k-fold (e.g. 0.1).",
     ),
-    data_root: Path = typer.Option(None, "--data-root", help="Folder holding the named data sets."),
-    skip_problems: bool = typer.Option(
-        False,
-        "--skip-problems",
-        help="Leave out and list pairing problems and unreadable files instead of refusing a set.",
-    ),
+    data_root: DataRoot = None,
+    skip_problems: SkipProblems = False,
     size: int = typer.Option(
         None, "--size", help="Input side at scale 1 (multiple of 32). Recipe: 352, brp*: 512."
     ),
@@ -60,7 +64,7 @@ def train_command(
         "--init",
         help="Start from these trained weights (a second stage, fine-tuning) instead of ImageNet's.",
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: Device = "auto",
     amp: bool = typer.Option(False, "--amp", help="bfloat16 autocast (GPU)."),
     channels_last: bool = typer.Option(
         True,
@@ -85,12 +89,7 @@ def train_command(
         "--checkpoint-minutes",
         help="Also save the resumable state inside an epoch this often (0: epoch ends only).",
     ),
-    negatives: list[str] = typer.Option(
-        None,
-        "--negatives",
-        help="Folders of polyp-free frames: trained against an all-background target and "
-        "validated (false-positive frame rate), split by sequence; repeatable.",
-    ),
+    negatives: TrainingNegatives = None,
     negative_fraction: float = typer.Option(
         None,
         "--negative-fraction",
@@ -167,7 +166,7 @@ def train_command(
         data=comma_names(data),
         val_data=comma_names(val_data),
         out=out or Path("runs") / "train" / f"{model}-{recipe.size}",
-        data_root=str(data_root) if data_root else None,
+        data_root=root_text(data_root),
         skip_problems=skip_problems,
         recipe=recipe,
         seed=seed,
@@ -209,11 +208,7 @@ def calibrate_command(
         "--val-data",
         help="Validation data for the thresholds; default: the images training held back from --train-data.",
     ),
-    negatives: list[str] = typer.Option(
-        None,
-        "--negatives",
-        help="Folders of polyp-free frames for the false-positive frame rate; repeatable.",
-    ),
+    negatives: CalibrationNegatives = None,
     max_fp_rate: float = typer.Option(
         0.05,
         "--max-fp-rate",
@@ -224,18 +219,14 @@ def calibrate_command(
         "--plot",
         help="Trade-off plot (PNG); default: <checkpoint stem>.calibration.png beside it.",
     ),
-    data_root: Path = typer.Option(None, "--data-root", help="Folder holding the named data sets."),
-    skip_problems: bool = typer.Option(
-        False,
-        "--skip-problems",
-        help="Leave out and list pairing problems and unreadable files instead of refusing a set.",
-    ),
+    data_root: DataRoot = None,
+    skip_problems: SkipProblems = False,
     out: Path = typer.Option(
         None,
         "--out",
         help="Write the calibrated checkpoint here (default: update CHECKPOINT in place).",
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: Device = "auto",
     batch_size: int = typer.Option(8, "--batch-size", help="Images per forward pass."),
     dtype: str = typer.Option(
         None, "--dtype", help="Store the tensors as float16 (shipped weights) or float32."
@@ -262,7 +253,7 @@ def calibrate_command(
         negatives=comma_names(negatives),
         max_fp_rate=max_fp_rate,
         plot=plot,
-        data_root=str(data_root) if data_root else None,
+        data_root=root_text(data_root),
         skip_problems=skip_problems,
         out=out,
         device=device,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,28 @@ class RunConfig:
     #: ``fp32``, ``bf16``, ``fp16``, ``int8`` or None (from ``dtype``, or the exported file).
     precision: str | None = None
 
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> RunConfig:
+        """The configuration of ``endobench run``'s options, given by their names.
+
+        The options are the fields, except ``dataset`` (``datasets``) and ``workers``
+        (``num_workers``); one ``--weights`` is a file, several an ensemble; paths become text.
+
+        Raises:
+            TypeError: An option that is no field (a command and its configuration disagree).
+        """
+        renamed = {"dataset": "datasets", "workers": "num_workers"}
+        values = {renamed.get(key, key): value for key, value in options.items()}
+        weights = values.get("weights")
+        if isinstance(weights, (list, tuple)):
+            values["weights"] = (weights[0] if len(weights) == 1 else list(weights)) or None
+        for key in ("datasets", "images", "masks", "negatives", "positives"):
+            values[key] = [str(item) for item in values.get(key) or []]
+        for key in ("out", "leaderboard", "data_root"):
+            if values.get(key) is not None:
+                values[key] = str(values[key])
+        return cls(**values)
+
     def validate(self) -> RunConfig:
         """Check the options and return self.
 
@@ -158,6 +181,12 @@ class RunConfig:
         base = self.run_name(size)
         name = f"{base}-{size}" if sweep and self.name else base
         return replace(self, size=size, sizes=[], name=name)
+
+    def settled(self, model: str, size: int, backend: str, precision: str) -> RunConfig:
+        """The configuration as the engine settled it: its model (an ``.onnx`` file names its
+        own), input size, backend and precision, and the run folder's name for that size."""
+        settled = replace(self, model=model, size=size, backend=backend, precision=precision)
+        return replace(settled, name=settled.run_name(size))
 
     def run_dir(self) -> Path:
         """Return ``<out>/<name>`` (``name`` must be set)."""

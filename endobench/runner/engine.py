@@ -9,12 +9,16 @@ what the runner records: device name, dtype, input size, threads, weights hash.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from endobench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from endobench.predictor import Predictor
+    from endobench.runner.config import RunConfig
 
 
 def device_name(device: torch.device) -> str:
@@ -30,7 +34,7 @@ def device_name(device: torch.device) -> str:
 class Engine:
     """A predictor ready for the runner, with the facts every timing needs."""
 
-    predictor: Any
+    predictor: Predictor
     device: torch.device
     dtype: str
     size: int
@@ -89,6 +93,21 @@ class Engine:
             predictor.precision,
         )
 
+    @classmethod
+    def for_run(cls, config: RunConfig, device: torch.device) -> Engine:
+        """The engine of a run's configuration, on the run's device (resolved once)."""
+        return cls.create(
+            config.model,
+            config.weights,
+            config.size,
+            device,
+            config.dtype,
+            optimise=config.optimise,
+            allow_random=config.random_weights,
+            backend=config.backend,
+            precision=config.precision,
+        )
+
     @property
     def device_name(self) -> str:
         """The GPU or CPU model name."""
@@ -97,15 +116,12 @@ class Engine:
     @property
     def weights_sha256(self) -> str | list[str] | None:
         """sha256 of the weights file (a list for an ensemble), or None for random weights."""
-        return getattr(self.predictor, "weights_sha256", None)
+        return self.predictor.weights_sha256
 
     @property
     def model_config(self) -> dict[str, Any]:
         """The model's configuration as the predictor uses it."""
-        config = getattr(self.predictor, "config", None)
-        if callable(config):
-            config = config()
-        return dict(config or {})
+        return self.predictor.config
 
     @property
     def preprocess(self):

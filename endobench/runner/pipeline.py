@@ -122,24 +122,10 @@ def _run(config: RunConfig, sets: list[InputSet], shard: Shard) -> RunResult:
     from endobench.runner.engine import Engine
 
     _seed(config.seed)
-    engine = Engine.create(
-        config.model,
-        config.weights,
-        config.size,
-        shard.device,
-        config.dtype,
-        config.optimise,
-        config.random_weights,
-        config.backend,
-        config.precision,
+    engine = Engine.for_run(config, shard.device)
+    config = config.settled(
+        engine.predictor.model_name, engine.size, engine.backend, engine.precision
     )
-    config = replace(
-        config,
-        model=engine.predictor.model_name,
-        backend=engine.backend,
-        precision=engine.precision,
-    )
-    config = replace(config, size=engine.size, name=config.run_name(engine.size))
     config, folder, manifest = shard.main_result(lambda: _open(config, engine, sets))
     scored = [s for s in sets if s.has_frame_truth] if config.score else []
     with _score_pool(folder, manifest, scored, config, shard) as pool:
