@@ -49,26 +49,16 @@ def export(
     ),
 ) -> None:
     """Export a model to ONNX, checked against PyTorch on real images before it is written."""
+    options = dict(locals())  # export_onnx's arguments, by their names
     import torch
 
     from endobench.export import export_onnx
 
-    if threads is not None:
+    if options.pop("threads") is not None:
         torch.set_num_threads(max(1, threads))
-    result = export_onnx(
-        model,
-        out,
-        weights=weights,
-        size=size,
-        dynamic_size=dynamic_size,
-        precision=precision,
-        calibration=calibration,
-        calibration_images=calibration_images,
-        data_root=root_text(data_root),
-        force=force,
-        allow_random=random_weights,
-        min_dice=min_dice,
-    )
+    options["allow_random"] = options.pop("random_weights")
+    options["data_root"] = root_text(data_root)
+    result = export_onnx(**options)
     checks = result.metadata["checks"]
     typer.echo(
         f"checked: ONNX Runtime within {checks['fp32']['max_abs_diff']:.1e} of PyTorch "

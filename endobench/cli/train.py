@@ -240,27 +240,19 @@ def calibrate_command(
 ) -> None:
     """Choose the post-processing (reference area, thresholds) with the best Dice within a
     false-positive frame budget, and store it in the checkpoint."""
+    options = dict(locals())  # calibrate_checkpoint's arguments, by their names
     from rich.console import Console
 
     from endobench.train.calibrate import calibrate_checkpoint
     from endobench.train.calibration_result import describe_calibration, size_table
     from endobench.train.operating_point import curve_table
 
-    result = calibrate_checkpoint(
-        checkpoint,
-        train_data=comma_names(train_data),
-        val_data=comma_names(val_data),
-        negatives=comma_names(negatives),
-        max_fp_rate=max_fp_rate,
-        plot=plot,
-        data_root=root_text(data_root),
-        skip_problems=skip_problems,
-        out=out,
-        device=device,
-        batch_size=batch_size,
-        store_dtype=dtype,
-        sizes=comma_sides(sizes, "--sizes", "288,352"),
-    )
+    for key in ("train_data", "val_data", "negatives"):
+        options[key] = comma_names(options[key])
+    options["data_root"] = root_text(data_root)
+    options["store_dtype"] = options.pop("dtype")
+    options["sizes"] = comma_sides(sizes, "--sizes", "288,352")
+    result = calibrate_checkpoint(**options)
     console = Console()
     if (sides := size_table(result)) is not None:
         console.print(sides)

@@ -136,16 +136,17 @@ def pair_truths_and_predictions(
     truths = _release_numbering(truths, predictions)
     notes: list[str] = []
     absent = sorted(set(truths) - set(predictions))
-    if absent and missing == "error" and on_problem == "error":
-        raise ScoringError(
-            f"{pred_dir}: {len(absent)} of {len(truths)} truths in {gt_dir} have no prediction "
-            f"({_listing(absent)}); add them, pass --missing-as-empty to score them as empty or "
-            "--skip-problems to leave them out"
-        )
-    if absent and missing == "error":
+    rule = without_prediction(
+        absent,
+        missing,
+        on_problem,
+        f"{pred_dir}: {len(absent)} of {len(truths)} truths in {gt_dir} have no prediction "
+        f"({_listing(absent)})",
+    )
+    if rule == "skip":
         skipped += [f"truth without prediction: {truths[name].name}" for name in absent]
         truths = {k: v for k, v in truths.items() if k not in set(absent)}
-    elif absent:
+    elif rule == "empty":
         notes.append(
             f"{len(absent)} truths have no prediction and are scored as empty ({_listing(absent)})"
         )
@@ -166,6 +167,24 @@ def pair_truths_and_predictions(
         )
     pairs = [(name, truths[name], predictions.get(name)) for name in sorted(truths)]
     return pairs, notes, skipped
+
+
+def without_prediction(absent: list[str], missing: str, on_problem: str, refusal: str) -> str:
+    """What becomes of the frames without a prediction: ``""`` (there are none), ``"skip"`` (left
+    out and listed) or ``"empty"`` (scored as empty masks).
+
+    Raises:
+        ScoringError: ``refusal`` and the fix, when neither ``missing="empty"`` nor
+            ``on_problem="skip"`` allows them.
+    """
+    if not absent:
+        return ""
+    if missing == "error" and on_problem == "error":
+        raise ScoringError(
+            f"{refusal}; add them, pass --missing-as-empty to score them as empty or "
+            "--skip-problems to leave them out"
+        )
+    return "skip" if missing == "error" else "empty"
 
 
 def _release_numbering(truths: dict[str, Path], predictions: dict[str, Path]) -> dict[str, Path]:

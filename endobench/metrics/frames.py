@@ -35,6 +35,7 @@ from endobench.metrics.folders import (
     pair_truths_and_predictions,
     read_or_skip,
     track_scoring,
+    without_prediction,
 )
 from endobench.metrics.set_scorer import Frame, ScoreResult, SetScorer
 from endobench.wording import counted
@@ -141,16 +142,12 @@ def _collect(pred_dir, gt_dir, negatives, positives, missing, on_problem):
             "predictions pair by name: score those folders separately"
         )
     absent = [f.name for f in frames if f.prediction is None and f.kind != "mask"]
-    if absent and missing == "error" and on_problem == "error":
-        raise ScoringError(
-            f"{pred_dir}: {counted(len(absent), 'frame')} without a prediction "
-            f"({', '.join(absent[:5])}); add "
-            "them, pass --missing-as-empty to score them as empty or --skip-problems to leave them out"
-        )
-    if absent and missing == "error":
+    refusal = f"{pred_dir}: {counted(len(absent), 'frame')} without a prediction"
+    rule = without_prediction(absent, missing, on_problem, f"{refusal} ({', '.join(absent[:5])})")
+    if rule == "skip":
         skipped += [f"frame without prediction: {name}" for name in absent]
         frames = [f for f in frames if f.prediction is not None or f.kind == "mask"]
-    elif absent:
+    elif rule == "empty":
         notes.append(f"{counted(len(absent), 'frame')} without a prediction, scored as empty")
     return sorted(frames, key=lambda f: f.name), notes, skipped
 

@@ -25,32 +25,6 @@ from endobench.writers.masks import mask_path, prob_path, read_prob
 MeasuredFrames = Callable[[str, Mapping[str, Any]], MeasuredFrame]
 
 
-def read_frame(
-    run_dir: str | Path,
-    set_name: str,
-    entry: Mapping[str, Any],
-    use_prob: bool,
-    truth: bool = True,
-) -> Frame:
-    """Read one image of a run into a frame (any process; reads only files).
-
-    Args:
-        run_dir: The run folder.
-        set_name: The set.
-        entry: The image's manifest entry (``name``, ``mask`` or None, ``height``, ``width``).
-        use_prob: Read the probability map for the standard metrics.
-        truth: False for a frame of ``--positives`` (a polyp frame without a mask): detection only.
-    """
-    prediction = read_mask_channel(mask_path(run_dir, set_name, entry["name"]))
-    if not truth:
-        return Frame(entry["name"], None, prediction)
-    probability = None
-    if use_prob:
-        prob = read_prob(prob_path(run_dir, set_name, entry["name"]))
-        probability = np.rint(prob * 255).astype(np.uint8)  # the PNG's own 8-bit values
-    return Frame(entry["name"], _truth_channel(entry), prediction, probability)
-
-
 def run_scorer(truth: bool = True) -> SetScorer:
     """The scorer of one set of a run: the standard metrics for sets with truth, detection always."""
     return SetScorer(standard=truth)
@@ -63,8 +37,23 @@ def score_image(
     use_prob: bool,
     truth: bool = True,
 ) -> MeasuredFrame:
-    """Measure one image of a run from its written files (any process; reads only files)."""
-    frame = read_frame(run_dir, set_name, entry, use_prob, truth)
+    """Read one image of a run into a frame and measure it (any process; reads only files).
+
+    Args:
+        run_dir: The run folder.
+        set_name: The set.
+        entry: The image's manifest entry (``name``, ``mask`` or None, ``height``, ``width``).
+        use_prob: Read the probability map for the standard metrics.
+        truth: False for a frame of ``--positives`` (a polyp frame without a mask): detection only.
+    """
+    prediction = read_mask_channel(mask_path(run_dir, set_name, entry["name"]))
+    frame = Frame(entry["name"], None, prediction)
+    if truth:
+        probability = None
+        if use_prob:
+            prob = read_prob(prob_path(run_dir, set_name, entry["name"]))
+            probability = np.rint(prob * 255).astype(np.uint8)  # the PNG's own 8-bit values
+        frame = Frame(entry["name"], _truth_channel(entry), prediction, probability)
     return run_scorer(truth).rules.measure(frame)
 
 
