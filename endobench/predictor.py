@@ -135,7 +135,7 @@ class Predictor:
         precision: str | None = None,
     ):
         from endobench.backends import resolve_backend
-        from endobench.models import ModelConfig, create_model
+        from endobench.models import create_model
         from endobench.models.checkpoint import default_weights_path, missing_weights_error
 
         self._device = resolve_device(device)
@@ -173,14 +173,7 @@ class Predictor:
             )
         self._config = cfg
         self._metas = metas
-        self._size = int(size or cfg["input_size"])
-        multiple = int(cfg.get("size_multiple", ModelConfig.size_multiple))
-        if self._size % multiple:
-            lower = self._size // multiple * multiple
-            nearest = f"{lower} or {lower + multiple}" if lower > 0 else str(multiple)
-            raise ConfigError(
-                f"input size {self._size} is not a multiple of {multiple}: use {nearest}"
-            )
+        self._size = _checked_size(int(size or cfg["input_size"]), cfg)
         self._post = check_params(cfg["postprocess"]) if cfg.get("postprocess") else None
         self.preprocess = Preprocess(self._size, tuple(cfg["mean"]), tuple(cfg["std"]))
         if self._runtime is not None:
@@ -315,3 +308,15 @@ class Predictor:
     def predict_masks(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Return one H x W bool mask per image (after the model's post-processing, if any)."""
         return [self.binarize(prob) for prob in self.predict(images)]
+
+
+def _checked_size(size: int, cfg: dict[str, Any]) -> int:
+    """The input side, refused (naming the nearest sides) when not a multiple of the model's."""
+    from endobench.models import ModelConfig
+
+    multiple = int(cfg.get("size_multiple", ModelConfig.size_multiple))
+    if size % multiple:
+        lower = size // multiple * multiple
+        nearest = f"{lower} or {lower + multiple}" if lower > 0 else str(multiple)
+        raise ConfigError(f"input size {size} is not a multiple of {multiple}: use {nearest}")
+    return size

@@ -84,45 +84,45 @@ def score(
     import warnings
 
     from endobench.metrics.endocv_summary import ScoringWarning
-    from endobench.metrics.folders import score_folders
+    from endobench.metrics.frames import score_predictions
 
     for path in (json_file, csv_file):
         if path is not None and path.exists() and not overwrite:
             from endobench.errors import ScoringError
 
             raise ScoringError(f"{path} already exists: choose another file or pass --overwrite")
-    options = dict(
-        missing="empty" if missing_as_empty else "error",
-        test_type=test_type,
-        progress=progress,
-        standard=standard,
-        gt_threshold=gt_threshold,
-        on_problem="skip" if skip_problems else "error",
-    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScoringWarning)
-        if negatives or positives:
-            from endobench.metrics.frames import score_frames
-            from endobench.writers.masks import max_probability_reader
+        result = score_predictions(
+            pred,
+            gt_dir=gt,
+            negatives=negatives or [],
+            positives=positives or [],
+            max_probability=_probability_reader(prob),
+            missing="empty" if missing_as_empty else "error",
+            test_type=test_type,
+            progress=progress,
+            standard=standard,
+            gt_threshold=gt_threshold,
+            on_problem="skip" if skip_problems else "error",
+        )
+    _report(result)
+    for path, write in ((json_file, result.write_json), (csv_file, result.write_csv)):
+        if path is not None:
+            write(path, overwrite=overwrite)
+            typer.echo(f"wrote {path}")
 
-            result = score_frames(
-                pred,
-                gt_dir=gt,
-                negatives=negatives or [],
-                positives=positives or [],
-                max_probability=max_probability_reader(prob) if prob else None,
-                **options,
-            )
-        elif prob is not None:
-            from endobench.errors import ConfigError
 
-            raise ConfigError("--prob ranks frames for the AUROC: give --negatives or --positives")
-        elif gt is None:
-            from endobench.errors import ConfigError
+def _probability_reader(prob: Path | None):
+    if prob is None:
+        return None
+    from endobench.writers.masks import max_probability_reader
 
-            raise ConfigError("nothing to score against: pass --gt, --negatives or --positives")
-        else:
-            result = score_folders(gt, pred, **options)
+    return max_probability_reader(prob)
+
+
+def _report(result) -> None:
+    """Print the warnings, what was skipped, and the tables of a scored set."""
     from rich.console import Console
 
     console = Console()
@@ -143,12 +143,6 @@ def score(
         console.print(_detection_table(result.detection))
     if result.standard is not None:
         console.print(_standard_table(result.standard))
-    if json_file is not None:
-        result.write_json(json_file, overwrite=overwrite)
-        console.print(f"wrote {json_file}", highlight=False)
-    if csv_file is not None:
-        result.write_csv(csv_file, overwrite=overwrite)
-        console.print(f"wrote {csv_file}", highlight=False)
 
 
 def score_gen(

@@ -25,6 +25,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from endobench.metrics.folders import (
     list_masks,
     pair_truths_and_predictions,
     read_or_skip,
+    score_folders,
     track_scoring,
     without_prediction,
 )
@@ -109,6 +111,41 @@ def score_frames(
     result.test_type, result.skipped = test_type, skipped
     result.warnings[:0] = notes
     return result
+
+
+def score_predictions(
+    pred_dir: str | os.PathLike,
+    *,
+    gt_dir: str | os.PathLike | None = None,
+    negatives: Sequence[str | os.PathLike] = (),
+    positives: Sequence[str | os.PathLike] = (),
+    max_probability: Callable[[str], float] | None = None,
+    **options: Any,
+) -> ScoreResult:
+    """Score predictions against whatever truth is given (``endobench score``'s one entry).
+
+    Truth masks alone are scored by :func:`endobench.metrics.folders.score_folders`; with
+    frames known without a mask, by :func:`score_frames` (``options``: as for those).
+
+    Raises:
+        ConfigError: No truth at all, or ``max_probability`` without frames to rank.
+    """
+    from endobench.errors import ConfigError
+
+    if negatives or positives:
+        return score_frames(
+            pred_dir,
+            gt_dir=gt_dir,
+            negatives=negatives,
+            positives=positives,
+            max_probability=max_probability,
+            **options,
+        )
+    if max_probability is not None:
+        raise ConfigError("--prob ranks frames for the AUROC: give --negatives or --positives")
+    if gt_dir is None:
+        raise ConfigError("nothing to score against: pass --gt, --negatives or --positives")
+    return score_folders(gt_dir, pred_dir, **options)
 
 
 def _collect(pred_dir, gt_dir, negatives, positives, missing, on_problem):

@@ -119,27 +119,21 @@ class ParallelReverseAttentionNet(nn.Module):
         if not self.has_reverse_attention:
             return maps
 
-        r = self.ra4_conv1(reverse_attention(prior, f5))
-        r = F.relu(self.ra4_conv2(r))
-        r = F.relu(self.ra4_conv3(r))
-        r = F.relu(self.ra4_conv4(r))
-        map5 = self.ra4_conv5(r) + prior
+        map5 = self._refine("ra4", 5, prior, f5)
         maps.append(upsample(map5, s5))
-
-        prior = upsample(map5, s5 // s4)
-        r = self.ra3_conv1(reverse_attention(prior, f4))
-        r = F.relu(self.ra3_conv2(r))
-        r = F.relu(self.ra3_conv3(r))
-        map4 = self.ra3_conv4(r) + prior
+        map4 = self._refine("ra3", 4, upsample(map5, s5 // s4), f4)
         maps.append(upsample(map4, s4))
-
-        prior = upsample(map4, s4 // s3)
-        r = self.ra2_conv1(reverse_attention(prior, f3))
-        r = F.relu(self.ra2_conv2(r))
-        r = F.relu(self.ra2_conv3(r))
-        map3 = self.ra2_conv4(r) + prior
+        map3 = self._refine("ra2", 4, upsample(map4, s4 // s3), f3)
         maps.append(upsample(map3, s3))
         return maps
+
+    def _refine(self, branch: str, convs: int, prior: torch.Tensor, feature: torch.Tensor):
+        """One reverse-attention branch (PraNet's ``ra*_conv1..N``): the first convolution on the
+        reverse-attended feature, ReLU after the middle ones, the last's output added to the prior."""
+        r = getattr(self, f"{branch}_conv1")(reverse_attention(prior, feature))
+        for index in range(2, convs):
+            r = F.relu(getattr(self, f"{branch}_conv{index}")(r))
+        return getattr(self, f"{branch}_conv{convs}")(r) + prior
 
 
 def backbone_channels(backbone: nn.Module) -> tuple[int, int, int]:

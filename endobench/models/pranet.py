@@ -34,6 +34,8 @@ PRANET_HINT = (
     "use the official PraNet-19.pth (github.com/DengPingFan/PraNet) or train with `endobench train`"
 )
 _COMMON = dict(filter_fn=checkpoint_filter_fn, infer_kwargs=head_kwargs_from_state_dict)
+#: What PraNet's network and the paper's full network (with or without post-processing) share.
+_PRA_RES2NET = dict(num_outputs=4, architecture="pra_res2net50", weights_hint=PRANET_HINT)
 
 
 def res2net_backbone(backbone_weights: str | os.PathLike | None = None) -> nn.Module:
@@ -96,9 +98,7 @@ def _with_postprocess(model: nn.Module, postprocess: dict | None) -> nn.Module:
 
 @register_model(
     input_size=352,
-    num_outputs=4,
-    architecture="pra_res2net50",
-    weights_hint=PRANET_HINT,
+    **_PRA_RES2NET,
     description="PraNet (Fan et al. 2020), Res2Net-50 v1b backbone; loads PraNet-19.pth",
     **_COMMON,
 )
@@ -109,9 +109,7 @@ def pranet(pretrained_backbone: bool = False, backbone_weights=None, **kwargs) -
 
 @register_model(
     input_size=512,
-    num_outputs=4,
-    architecture="pra_res2net50",
-    weights_hint=PRANET_HINT,
+    **_PRA_RES2NET,
     default_weights="brp.safetensors",
     description="Res2Net + parallel partial decoder + reverse attention (Yu et al. 2021)",
     **_COMMON,
@@ -123,9 +121,7 @@ def brp(pretrained_backbone: bool = False, backbone_weights=None, **kwargs) -> n
 
 @register_model(
     input_size=512,
-    num_outputs=4,
-    architecture="pra_res2net50",
-    weights_hint=PRANET_HINT,
+    **_PRA_RES2NET,
     postprocess=dict(DEFAULT_POSTPROCESS),
     default_weights="brp.safetensors",
     description="brp + the paper's post-processing (pending cases cleared, polyps polarised)",

@@ -228,11 +228,6 @@ def calibrate_checkpoint(
     """
     from endobench.devices import resolve_device
     from endobench.models import create_model, load_checkpoint, save_checkpoint
-    from endobench.train.provenance import (
-        refuse_test_data,
-        refuse_trained_or_test_ids,
-        untrained_negatives,
-    )
 
     checkpoint = Path(checkpoint)
     target, plot = _output_paths(checkpoint, out, plot, store_dtype)
@@ -243,17 +238,10 @@ def calibrate_checkpoint(
             f"{checkpoint}: its metadata names no model; calibrate a checkpoint written by `endobench train`"
         )
     trained_size = int(metadata.get("input_size") or 352)
-    train_pairs, train_described = resolve_pairs(train_data, data_root, _ON_PROBLEM[skip_problems])
-    if val_data:
-        refuse_test_data(val_data)
-        val_pairs, val_described = resolve_pairs(val_data, data_root, _ON_PROBLEM[skip_problems])
-    else:
-        train_pairs, val_pairs = _held_back_split(checkpoint, metadata, train_pairs)
-        val_described = [
-            f"{len(val_pairs)} images held back from the training data by `endobench train`"
-        ]
-    negative_pairs, negatives_described = untrained_negatives(metadata, negatives or [])
-    refuse_trained_or_test_ids(checkpoint, metadata, [*val_pairs, *negative_pairs])
+    on_problem = _ON_PROBLEM[skip_problems]
+    (train_pairs, val_pairs, negative_pairs), described = _calibration_pairs(
+        checkpoint, metadata, train_data, val_data, negatives or [], data_root, on_problem
+    )
     model = create_model(name, weights=str(checkpoint))
     result = calibrate_model(
         model,
@@ -280,11 +268,7 @@ def calibrate_checkpoint(
     new_meta = _calibrated_metadata(
         metadata,
         result,
-        described={
-            "train_data": train_described,
-            "val_data": val_described,
-            "negatives": negatives_described,
-        },
+        described=described,
         max_fp_rate=max_fp_rate,
         grid=grid,
     )
@@ -292,6 +276,36 @@ def calibrate_checkpoint(
     save_checkpoint(target, state_dict, new_meta, dtype=dtype, overwrite=True)
     result.checkpoint = target
     return result
+
+
+def _calibration_pairs(
+    checkpoint, metadata, train_data, val_data, negatives, data_root, on_problem
+):
+    """The training, validation and negative pairs of a calibration and how each was described;
+    validation frames from a test set or that trained the weights are refused."""
+    from endobench.train.provenance import (
+        refuse_test_data,
+        refuse_trained_or_test_ids,
+        untrained_negatives,
+    )
+
+    train_pairs, train_described = resolve_pairs(train_data, data_root, on_problem)
+    if val_data:
+        refuse_test_data(val_data)
+        val_pairs, val_described = resolve_pairs(val_data, data_root, on_problem)
+    else:
+        train_pairs, val_pairs = _held_back_split(checkpoint, metadata, train_pairs)
+        val_described = [
+            f"{len(val_pairs)} images held back from the training data by `endobench train`"
+        ]
+    negative_pairs, negatives_described = untrained_negatives(metadata, negatives)
+    refuse_trained_or_test_ids(checkpoint, metadata, [*val_pairs, *negative_pairs])
+    described = {
+        "train_data": train_described,
+        "val_data": val_described,
+        "negatives": negatives_described,
+    }
+    return (train_pairs, val_pairs, negative_pairs), described
 
 
 def _output_paths(
