@@ -274,7 +274,7 @@ def pack_data_command(
     ),
     size: int = typer.Option(352, "--size", help="The training side."),
     quality: int = typer.Option(90, "--quality", help="JPEG quality of the images."),
-    data_root: Path = typer.Option(None, "--data-root", help="Folder holding the named data sets."),
+    data_root: DataRoot = None,
 ) -> None:
     """Resize training data once, to train elsewhere (a GPU machine) from small files."""
     from rich.progress import Progress
