@@ -272,18 +272,47 @@ def score_folders(
         gt_threshold=gt_threshold,
         pred_threshold=pred_threshold,
     )
-    for name, truth_path, pred_path in track_scoring(pairs, progress):
-        frame = read_or_skip(on_problem, skipped, _read_pair, name, truth_path, pred_path)
+    result = feed(
+        scorer,
+        pairs,
+        _read_pair,
+        on_problem=on_problem,
+        progress=progress,
+        skipped=skipped,
+        nothing_left=lambda: (
+            f"{gt_dir}: nothing left to score after skipping {len(skipped)} "
+            f"problem(s) ({_listing(skipped)}); fix the files"
+        ),
+    )
+    result.test_type = test_type
+    result.warnings[:0] = notes
+    return result
+
+
+def feed(
+    scorer: SetScorer,
+    items: list,
+    read: Callable[[Any], Frame],
+    *,
+    on_problem: str,
+    progress: bool,
+    skipped: list[str],
+    nothing_left: Callable[[], str],
+) -> ScoreResult:
+    """Feed the frames that ``read(item)`` gives to ``scorer``, behind the progress bar and under
+    the skip rule (:func:`read_or_skip`), and return its result with the skipped lines.
+
+    Raises:
+        ScoringError: ``nothing_left()`` when no frame was scored.
+    """
+    for item in track_scoring(items, progress):
+        frame = read_or_skip(on_problem, skipped, read, item)
         if frame is not None:
             scorer.update(frame)
     if not len(scorer):
-        raise ScoringError(
-            f"{gt_dir}: nothing left to score after skipping {len(skipped)} problem(s) "
-            f"({_listing(skipped)}); fix the files"
-        )
+        raise ScoringError(nothing_left())
     result = scorer.compute()
-    result.test_type, result.skipped = test_type, skipped
-    result.warnings[:0] = notes
+    result.skipped = skipped
     return result
 
 
@@ -318,9 +347,10 @@ def track_scoring(items: list, progress: bool):
     return track(items, description="scoring", transient=True, console=Console(stderr=True))
 
 
-def _read_pair(name: str, truth_path: Path, pred_path: Path | None) -> Frame:
+def _read_pair(pair: tuple[str, Path, Path | None]) -> Frame:
     """A frame of a truth file and its prediction file (None when missing), read by the toolkit's
     channel-0 rule."""
+    name, truth_path, pred_path = pair
     prediction = None if pred_path is None else read_mask_channel(pred_path)
     return Frame(name, read_mask_channel(truth_path), prediction)
 

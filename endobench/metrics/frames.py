@@ -32,11 +32,10 @@ import numpy as np
 from endobench.errors import DataError, ScoringError
 from endobench.metrics.detection import FOREGROUND_FRACTION, MAX_PROBABILITY
 from endobench.metrics.folders import (
+    feed,
     list_masks,
     pair_truths_and_predictions,
-    read_or_skip,
     score_folders,
-    track_scoring,
     without_prediction,
 )
 from endobench.metrics.set_scorer import Frame, ScoreResult, SetScorer
@@ -99,16 +98,18 @@ def score_frames(
         gt_threshold=gt_threshold,
         pred_threshold=pred_threshold,
     )
-    for files in track_scoring(frames, progress):
-        frame = read_or_skip(on_problem, skipped, _read, files, max_probability)
-        if frame is not None:
-            scorer.update(frame)
-    if not len(scorer):
-        raise ScoringError(
+    result = feed(
+        scorer,
+        frames,
+        lambda files: _read(files, max_probability),
+        on_problem=on_problem,
+        progress=progress,
+        skipped=skipped,
+        nothing_left=lambda: (
             f"{pred_dir}: nothing left to score; fix the files ({len(skipped)} skipped)"
-        )
-    result = scorer.compute()
-    result.test_type, result.skipped = test_type, skipped
+        ),
+    )
+    result.test_type = test_type
     result.warnings[:0] = notes
     return result
 
