@@ -20,8 +20,9 @@
 
 Truths are booleans here; give them as ``image > 127`` (the training convention).
 
-Files: ``endobench run`` and ``endobench score --standard`` both go through
-:meth:`StandardMetrics.update_from_files`, so the same files give the same numbers. Its one rule
+Files: ``endobench run`` and ``endobench score --standard`` both go through :func:`file_values`
+(called by the one set scorer, :mod:`endobench.metrics.set_scorer`; also
+:meth:`StandardMetrics.update_from_files`), so the same files give the same numbers. Its one rule
 for a prediction read from a file (channel 0, 8-bit): resized bilinearly to the truth's size when
 the sizes differ, a pixel is polyp when its value is above 127 (probability >= 0.5). A mask file is
 binarised by that rule before every metric, so JPEG noise around a 0/255 mask's edges counts as
