@@ -271,7 +271,7 @@ def _score_sets(
             _write_set_scores(folder, input_set.name, scores, result.sets[input_set.name])
     if len(sets) > 1:
         result.detection = pooled_detection(scorers)
-        folder.info["detection"] = result.detection
+        folder.note_detection(result.detection)
 
 
 def _write_set_scores(folder: RunFolder, set_name: str, scores, entry: SetResult) -> None:

@@ -218,19 +218,22 @@ def infer_shards(
         log, counts = infer(engine, config, folder, manifest, **extra)
         folder.merge_journals()  # left by an earlier sharded session of this folder
         return ShardOutcome(log, counts)
-    folder.journal_rank = shard.rank
     share = shard.select(manifest)
-    log, counts = infer(
-        engine, replace(config, progress=config.progress and shard.is_main), folder, share, **extra
-    )
-    sizes = {
-        (set_name, e["name"]): (e.get("height"), e.get("width"))
-        for set_name, entries in share.items()
-        for e in entries
-    }
-    figures = _rank_figures(shard, engine, log, share, folder.read_journal())
-    gathered = shard.gather((log, counts, sizes, figures))
-    folder.journal_rank = None
+    with folder.rank_journal(shard.rank):
+        log, counts = infer(
+            engine,
+            replace(config, progress=config.progress and shard.is_main),
+            folder,
+            share,
+            **extra,
+        )
+        sizes = {
+            (set_name, e["name"]): (e.get("height"), e.get("width"))
+            for set_name, entries in share.items()
+            for e in entries
+        }
+        figures = _rank_figures(shard, engine, log, share, folder.read_journal())
+        gathered = shard.gather((log, counts, sizes, figures))
     if not shard.is_main:
         return ShardOutcome(log, counts)
     folder.merge_journals()

@@ -21,7 +21,7 @@ import contextlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +281,19 @@ class RunFolder:
                 f"cannot resume {self.path}: it was made with other weights (sha256 "
                 f"{str(previous.get('weights_sha256'))[:12]}); pass --force to start over"
             )
+
+    @contextlib.contextmanager
+    def rank_journal(self, rank: int) -> Iterator[None]:
+        """Append journal lines to ``rank``'s own journal while inside (a rank under torchrun)."""
+        self.journal_rank = rank
+        try:
+            yield
+        finally:
+            self.journal_rank = None
+
+    def note_detection(self, figures: Mapping[str, Any]) -> None:
+        """Record the detection figures of the run's sets pooled, for ``run.json``."""
+        self.info["detection"] = dict(figures)
 
     @property
     def journal_path(self) -> Path:
