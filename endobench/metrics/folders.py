@@ -136,13 +136,8 @@ def pair_truths_and_predictions(
     truths = _release_numbering(truths, predictions)
     notes: list[str] = []
     absent = sorted(set(truths) - set(predictions))
-    rule = without_prediction(
-        absent,
-        missing,
-        on_problem,
-        f"{pred_dir}: {len(absent)} of {len(truths)} truths in {gt_dir} have no prediction "
-        f"({_listing(absent)})",
-    )
+    refusal = f"{pred_dir}: {len(absent)} of {len(truths)} truths in {gt_dir} have no prediction"
+    rule = without_prediction(absent, missing, on_problem, f"{refusal} ({_listing(absent)})")
     if rule == "skip":
         skipped += [f"truth without prediction: {truths[name].name}" for name in absent]
         truths = {k: v for k, v in truths.items() if k not in set(absent)}
