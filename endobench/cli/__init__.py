@@ -129,6 +129,7 @@ COMMAND_MODULES = (
     "score",
     "models",
     "run",
+    "stream",
     "export",
     "compare",
     "report",

@@ -79,7 +79,9 @@ def save_checkpoint(
     meta: dict[str, Any] = {}
     if isinstance(model_or_state_dict, nn.Module):
         cfg = dict(getattr(model_or_state_dict, "endobench_cfg", None) or {})
-        for key in ("name", "architecture", "input_size", "mean", "std", "postprocess"):
+        for key in (
+            "name", "architecture", "input_size", "mean", "std", "postprocess", "temporal_filter",
+        ):  # fmt: skip
             if key in cfg:
                 meta["model" if key == "name" else key] = cfg[key]
         state_dict = model_or_state_dict.state_dict()
@@ -241,6 +243,8 @@ def load_weights(
     model.load_state_dict(state_dict, strict=True)
     if metadata.get("postprocess") is not None and cfg.get("postprocess") is not None:
         cfg["postprocess"] = dict(metadata["postprocess"])
+    if metadata.get("temporal_filter"):  # `calibrate`'s alarm filter for `endobench stream`
+        cfg["temporal_filter"] = dict(metadata["temporal_filter"])
     # Weights trained at another size or normalisation bring their own preprocessing.
     if metadata.get("input_size"):
         cfg["input_size"] = int(metadata["input_size"])

@@ -1,0 +1,181 @@
+"""``endobench stream``: a video, a frame folder or a camera through a model, in real time.
+
+:func:`run_stream` opens the source and the model, runs :class:`~endobench.stream.pipeline.
+StreamPipeline` into :class:`~endobench.stream.outputs.StreamOutputs` and writes the summary:
+the figures of :func:`~endobench.stream.summary.stream_figures` and the facts of the run (model,
+weights sha256, backend, device, threads, temporal filter, source, machine load, environment).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from endobench.errors import ConfigError
+from endobench.stream.engine import choose_filter, open_predictor, torch_threads
+from endobench.stream.summary import LABELS, SCHEMA, stream_figures
+from endobench.stream.temporal import FilterParams
+
+#: Frames per forward pass at most on an accelerator (the CPU takes one at a time: lowest latency).
+ACCELERATOR_BATCH = 8
+#: Threads shrinking frames for the network on an accelerator (one on the CPU).
+ACCELERATOR_PREPARE_WORKERS = 4
+
+
+@dataclass
+class StreamSettings:
+    """What to stream and how (the command line's options).
+
+    Attributes:
+        source: A video file, a frame folder, or a camera index.
+        model: Registered model name (None: the ``.onnx`` file's, else ``brp_lite_post``).
+        weights: Checkpoint or exported ``.onnx`` file (None: the packaged weights).
+        out: Output folder (None: ``submissions/stream-<source name>``).
+        label: ``"negative"`` (known polyp-free), ``"positive"`` (shows a polyp) or None.
+        fps: Frame rate of a folder (default 25), or of a video that reports none.
+        device: ``auto``, ``cpu``, ``cuda[:N]``, ``mps``.
+        threads: CPU threads of the forward pass (None: torch's default).
+        temporal_filter: (k, n, m) replacing the weights' own.
+        batch_size: Frames per forward pass at most (None: 1 on the CPU, 8 on an accelerator).
+        queue_size: Frames each queue of the pipeline holds at most.
+        force: Replace an earlier stream's outputs in ``out``.
+        progress: Show the live progress line.
+    """
+
+    source: str
+    model: str | None = None
+    weights: str | None = None
+    out: Path | None = None
+    label: str | None = None
+    fps: float | None = None
+    device: str = "auto"
+    threads: int | None = None
+    temporal_filter: FilterParams | None = None
+    batch_size: int | None = None
+    queue_size: int = 4
+    force: bool = False
+    progress: bool = True
+
+
+def default_out(source_name: str) -> Path:
+    """``submissions/stream-<source name>``."""
+    return Path("submissions") / f"stream-{source_name}"
+
+
+def run_stream(settings: StreamSettings) -> tuple[dict[str, Any], Path]:
+    """Stream a source through a model and write ``overlay.mp4``, ``frames.csv``, ``summary.json``.
+
+    Returns:
+        The summary and the output folder. ``summary["interrupted"]`` is True after a Ctrl-C (the
+        frames until then were finalised).
+
+    Raises:
+        EndobenchError: A source that cannot be read, a folder without frames, options out of
+            range, existing outputs without ``force``, a disk that refuses the outputs (then none
+            is left behind).
+    """
+    from endobench.stream.analysis import FrameAnalyser
+    from endobench.stream.live import StreamProgress
+    from endobench.stream.outputs import StreamOutputs, check_out_dir
+    from endobench.stream.pipeline import StreamPipeline
+    from endobench.stream.source import open_source
+
+    if settings.label is not None and settings.label not in LABELS:
+        raise ConfigError(f"label {settings.label!r}: use one of {', '.join(LABELS)} or none")
+    if settings.out is not None:
+        check_out_dir(Path(settings.out), settings.force)
+    source = open_source(settings.source, settings.fps)
+    try:
+        out = Path(settings.out) if settings.out is not None else default_out(source.name)
+        check_out_dir(out, settings.force)
+        with torch_threads(settings.threads):
+            predictor, batch = _open_model(settings)
+            analyser = FrameAnalyser(predictor)
+            choice = choose_filter(settings.temporal_filter, predictor.config)
+            _warm_up(analyser, batch)
+            load_start = _load()
+            progress = StreamProgress(
+                source.name, source.expected_frames, source.fps, settings.progress
+            )
+            with StreamOutputs(out, source.fps, source.width, source.height) as outputs:
+                with progress:
+                    result = StreamPipeline(
+                        source, analyser, outputs, choice.params,
+                        batch_size=batch, queue_size=settings.queue_size,
+                        prepare_workers=_prepare_workers(predictor), on_frame=progress.update,
+                    ).run()  # fmt: skip
+                summary = _summary(settings, source, predictor, choice, result, batch, load_start)
+                outputs.finish(summary)
+    finally:
+        source.close()
+    return summary, out
+
+
+def _open_model(settings: StreamSettings):
+    if settings.batch_size is not None and settings.batch_size < 1:
+        raise ConfigError(f"--batch {settings.batch_size}: give at least 1")
+    predictor = open_predictor(settings.model, settings.weights, settings.device, 1)
+    batch = settings.batch_size or (1 if predictor.device.type == "cpu" else ACCELERATOR_BATCH)
+    predictor.batch_size = batch
+    return predictor, batch
+
+
+def _prepare_workers(predictor) -> int:
+    return 1 if predictor.device.type == "cpu" else ACCELERATOR_PREPARE_WORKERS
+
+
+def _warm_up(analyser, batch: int) -> None:
+    """Run the network before the clock starts (ONNX Runtime's and cuDNN's first passes)."""
+    import numpy as np
+
+    for size in sorted({1, batch}):
+        analyser.infer(np.zeros((size, 3, analyser.size, analyser.size), dtype=np.float32))
+
+
+def _load() -> list[float] | None:
+    from endobench.runner.conditions import load_average
+
+    return load_average()
+
+
+def _summary(settings, source, predictor, choice, result, batch, load_start) -> dict[str, Any]:
+    import torch
+
+    from endobench.env import environment
+    from endobench.runner.conditions import cpu_ranges, usable_cores
+
+    figures = stream_figures(result.records, source.fps, result.wall_s, settings.label)
+    device = predictor.device
+    return {
+        "schema": SCHEMA,
+        **figures,
+        "temporal_filter": choice.to_dict(),
+        "interrupted": result.interrupted,
+        "corrupt_frames": len(source.corrupt),
+        "corrupt_frame_positions": list(source.corrupt[:100]),
+        "source": {
+            "path": str(settings.source), "kind": source.kind, "name": source.name,
+            "width": source.width, "height": source.height, "fps": source.fps,
+            "frames_announced": source.expected_frames,
+        },  # fmt: skip
+        "model": predictor.model_name,
+        "weights_sha256": predictor.weights_sha256,
+        "weights": str(settings.weights) if settings.weights else "packaged",
+        "postprocess": predictor.postprocess_params,
+        "input_size": predictor.input_size,
+        "backend": predictor.backend,
+        "precision": predictor.precision,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "threads": torch.get_num_threads(),
+        "batch_size": batch,
+        "conditions": {
+            "load_start": load_start,
+            "load_end": _load(),
+            "cpu_affinity": cpu_ranges(usable_cores()),
+        },
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "environment": environment(),
+    }
