@@ -94,14 +94,18 @@ class FrameSource:
         while capture is not None:
             ok, frame = capture.read()
             if ok and frame is not None:
+                # Failures followed by a good frame were damaged frames; at the end, the end.
+                for _ in range(failures):
+                    self.corrupt.append(position)
+                    yield position, None
+                    position += 1
+                failures = 0
                 yield position, frame
-                position, failures = position + 1, 0
+                position += 1
                 continue
-            if self.kind == "camera" or not self._more_expected(position, failures):
+            if self.kind == "camera" or not self._more_expected(position + failures, failures):
                 return
-            self.corrupt.append(position)
-            yield position, None
-            position, failures = position + 1, failures + 1
+            failures += 1
 
     def _more_expected(self, position: int, failures: int) -> bool:
         """Whether a failed read is a damaged frame (more announced) rather than the end."""
