@@ -237,9 +237,18 @@ def calibrate_command(
         help="Input sides to choose from, e.g. 288,352: the best Dice within the budget becomes "
         "the checkpoint's input size (default: its own).",
     ),
+    alarm_sensitivity: float = typer.Option(
+        0.95,
+        "--alarm-sensitivity",
+        help="Stream's temporal filter: share of polyp appearances that must raise an alarm.",
+    ),
+    alarm_within: float = typer.Option(
+        1.0, "--alarm-within", help="Stream's temporal filter: seconds a polyp appearance lasts."
+    ),
 ) -> None:
     """Choose the post-processing (reference area, thresholds) with the best Dice within a
-    false-positive frame budget, and store it in the checkpoint."""
+    false-positive frame budget, and the stream's temporal filter with the fewest false alarms
+    per minute on the --negatives sequences; store both in the checkpoint."""
     options = dict(locals())  # calibrate_checkpoint's arguments, by their names
     from rich.console import Console
 
@@ -252,6 +261,10 @@ def calibrate_command(
     options["data_root"] = root_text(data_root)
     options["store_dtype"] = options.pop("dtype")
     options["sizes"] = comma_sides(sizes, "--sizes", "288,352")
+    options["alarm"] = {
+        "target_sensitivity": options.pop("alarm_sensitivity"),
+        "within_s": options.pop("alarm_within"),
+    }
     result = calibrate_checkpoint(**options)
     console = Console()
     if (sides := size_table(result)) is not None:

@@ -99,6 +99,7 @@ def calibrate_model(
     batch_size: int = 8,
     grid: dict[str, Sequence[float]] | None = None,
     progress: bool = False,
+    alarm: dict[str, float] | None = None,
 ) -> CalibrationResult:
     """Choose the post-processing at the operating point for an in-memory model (no files written).
 
@@ -115,6 +116,8 @@ def calibrate_model(
         batch_size: Images per forward pass.
         grid: Candidate values (default: :class:`~endobench.train.operating_point.Grid`'s).
         progress: Show progress bars.
+        alarm: Targets of the stream's temporal filter (``target_sensitivity``, ``within_s``,
+            see :mod:`endobench.train.temporal_choice`), chosen when there are negative frames.
 
     Returns:
         The result (its ``checkpoint`` is an empty path until a file is written; ``params`` is
@@ -162,6 +165,11 @@ def calibrate_model(
     best = min(trials, key=size_rank).size
     frames, result = tables[best]
     params = result.chosen.params if result.chosen else {}
+    temporal = None
+    if params and negative_pairs:
+        from endobench.train.temporal_choice import choose_from_frames
+
+        temporal = choose_from_frames(frames, params, negative_pairs, **(alarm or {}))
     return CalibrationResult(
         checkpoint=Path(),
         params=params,
@@ -173,6 +181,7 @@ def calibrate_model(
         n_negatives=frames.n_negative,
         size=best,
         size_trials=trials,
+        temporal=temporal,
     )
 
 
@@ -193,6 +202,7 @@ def calibrate_checkpoint(
     progress: bool = True,
     store_dtype: str | None = None,
     sizes: Sequence[int] | None = None,
+    alarm: dict[str, float] | None = None,
 ) -> CalibrationResult:
     """Calibrate a checkpoint's post-processing at an operating point and store it in its metadata.
 
@@ -219,6 +229,8 @@ def calibrate_checkpoint(
         sizes: Input sides to choose from on the same validation frames (default: only the
             checkpoint's own). The chosen side becomes the checkpoint's ``input_size``, the side
             `endobench run` uses by default. A larger side costs speed roughly with its area.
+        alarm: Targets of the temporal filter of `endobench stream`, chosen on the
+            ``negatives`` sequences and stored as the checkpoint's ``temporal_filter``.
 
     Raises:
         WeightsError: The checkpoint cannot be read or does not name its model.
@@ -254,6 +266,7 @@ def calibrate_checkpoint(
         batch_size=batch_size,
         grid=grid,
         progress=progress,
+        alarm=alarm,
     )
     at = f" at {result.size} px" if len(result.size_trials) > 1 else ""
     plot_trade_off(result.trade_off, plot, title=f"{name}: {checkpoint.name}{at}")
@@ -338,6 +351,8 @@ def _calibrated_metadata(
     new_meta = {k: v for k, v in metadata.items() if k not in dropped}
     new_meta["postprocess"] = result.params
     new_meta["input_size"] = result.size
+    if result.temporal is not None:
+        new_meta["temporal_filter"] = result.temporal.chosen.params.to_dict()
     new_meta["calibration"] = {
         **described,
         "n_train_masks": result.n_train_masks,
@@ -350,6 +365,7 @@ def _calibrated_metadata(
         "validation_before": result.before | {"fp_frame_rate": result.trade_off.plain_fp_rate},
         "validation_after": result.after | {"fp_frame_rate": result.trade_off.chosen.fp_rate},
         "sensitivity_after": result.trade_off.chosen.sensitivity,
+        "temporal_filter": result.temporal.record() if result.temporal else None,
         "source_sha256": metadata.get("sha256"),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from endobench.train.temporal_choice import TemporalChoice, describe_temporal
 from endobench.train.operating_point import (
     REPORTED,
     Candidate,
@@ -48,6 +49,7 @@ class CalibrationResult:
         plot: The trade-off plot, once written.
         size: The chosen input side.
         size_trials: Every input side tried, in the order given (one entry without a sweep).
+        temporal: The temporal filter of `endobench stream` (None without negative frames).
     """
 
     checkpoint: Path
@@ -61,6 +63,7 @@ class CalibrationResult:
     plot: Path | None = None
     size: int = 0
     size_trials: list[SizeTrial] = field(default_factory=list)
+    temporal: TemporalChoice | None = None
 
 
 def size_rank(trial: SizeTrial) -> tuple:
@@ -125,6 +128,7 @@ def describe_calibration(result: CalibrationResult) -> str:
         "  post-processed        " + "  ".join(f"{result.after[k]:8.4f}" for k in REPORTED),
         f"trade-off plot: {result.plot}" if result.plot else "",
         coarse_budget_note(result.n_negatives, rates.max_fp_rate),
+        describe_temporal(result.temporal) if result.temporal else "",
         f"written: {result.checkpoint}",
     ]
     return "\n".join(line for line in lines if line)

@@ -156,6 +156,14 @@ def test_cli_trains_brp_lite_then_calibrates_its_checkpoint(hand_made, tmp_path)
     _, meta = load_checkpoint(tmp_path / "neg.safetensors")
     assert meta["calibration"]["max_fp_rate"] == 1.0
     assert meta["calibration"]["n_negative_frames"] == 3 + 1  # the folder and calval's empty mask
+    # The stream's temporal filter, chosen on the folder's sequence, goes with the weights.
+    assert set(meta["temporal_filter"]) == {"k", "n", "m"}
+    assert meta["calibration"]["temporal_filter"]["n_sequences"] == 1
+    assert "temporal filter for `endobench stream`" in with_negatives.output
+    from endobench.models import create_model
+
+    calibrated = create_model(meta["model"], weights=str(tmp_path / "neg.safetensors"))
+    assert calibrated.endobench_cfg["temporal_filter"] == meta["temporal_filter"]
     make_pair_folder(tmp_path / "kvasir_test", n=2, side=48)
     refused = runner.invoke(
         app,
