@@ -46,7 +46,9 @@ def _stats_text(runs: list[Path], metrics, fmt, resamples, seed, confidence, ran
 
 def compare(
     runs: list[Path] = typer.Argument(
-        None, help="Run folders or record .json files, in row order."
+        None,
+        help="Run folders or record .json files, in row order; `endobench stream` folders get "
+        "their own table (false alarms/min, flicker, latency, fps).",
     ),
     leaderboard: bool = typer.Option(
         False, "--leaderboard", help="Also include every leaderboard record."
@@ -98,9 +100,15 @@ def compare(
 ) -> None:
     """Compare runs: best per column in bold, optional baseline deltas, statistics, plots."""
     from endobench.compare import compare_runs
+    from endobench.compare.streams import split_streams, stream_table
     from endobench.errors import ConfigError
 
-    runs = list(runs or [])
+    streams, runs = split_streams(list(runs or []))
+    if streams and not (runs or leaderboard):
+        if stats or plot is not None:
+            raise ConfigError("--stats and --plot compare run folders; stream folders get a table")
+        _write_or_echo(stream_table(streams, fmt), out, force)
+        return
     if stats:
         if leaderboard or baseline:
             raise ConfigError("--stats compares run folders only; drop --leaderboard/--baseline")
@@ -116,6 +124,8 @@ def compare(
             baseline=baseline,
             fmt=fmt,
         )
+    if streams:
+        text += "\n" + stream_table(streams, "md" if fmt == "json" else fmt)
     _write_or_echo(text, out, force)
     if plot is not None:
         from endobench.compare.plots import plot_qualitative, plot_scores

@@ -8,7 +8,11 @@ import typer
 
 
 def report(
-    runs: list[Path] = typer.Argument(..., help="Finished run folders with ground truth."),
+    runs: list[Path] = typer.Argument(
+        ...,
+        help="Finished run folders with ground truth, and/or `endobench stream` folders (shown "
+        "side by side).",
+    ),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out."),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples."),
@@ -25,9 +29,14 @@ def report(
     ),
 ) -> None:
     """Write a self-contained HTML report: CIs, tests, rankings, plots, per-image thumbnails."""
-    from endobench.compare.report import build_report
+    from endobench.compare.report import build_report, build_stream_report
     from endobench.compare.stats import StatsSettings
+    from endobench.compare.streams import split_streams, stream_section
 
+    streams, runs = split_streams(runs)
+    if not runs:
+        typer.echo(f"wrote {build_stream_report(streams, out, force=force)}")
+        return
     path = build_report(
         runs,
         out,
@@ -38,6 +47,7 @@ def report(
         thumb_height=thumb_height,
         force=force,
         show_progress=True,
+        extra_sections=[stream_section(streams)] if streams else (),
     )
     typer.echo(f"wrote {path}")
 

@@ -171,6 +171,7 @@ def build_report(
     thumb_height: int = 96,
     force: bool = False,
     show_progress: bool = False,
+    extra_sections: Sequence[tuple[str, str]] = (),
 ) -> Path:
     """Write the HTML report of run folders.
 
@@ -184,6 +185,7 @@ def build_report(
         thumb_height: Thumbnail height in pixels.
         force: Overwrite ``out``.
         show_progress: Draw rich progress bars on stderr.
+        extra_sections: More ``(heading, html)`` sections at the end (stream summaries).
 
     Returns:
         The written file.
@@ -192,13 +194,7 @@ def build_report(
         EndobenchError: ``out`` exists without ``force``, the runs scored different images, or
             none has ground truth.
     """
-    out = Path(out)
-    if out.exists() and not force:
-        raise ConfigError(f"{out} exists; pass --force to overwrite it or choose another --out")
-    if not out.absolute().parent.is_dir():
-        raise ConfigError(
-            f"cannot write {out}: folder {out.absolute().parent} does not exist; create it first"
-        )
+    out = _check_out(out, force)
     run_dirs = [Path(r) for r in run_dirs]
     if not run_dirs:
         raise ConfigError("report needs at least one run folder")
@@ -233,6 +229,29 @@ def build_report(
             f"Images where two runs disagree most (top {disagree})",
             _disagreement_section(rows, sets, disagree),
         ),
+        *extra_sections,
     ]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return write_text_atomic(out, page(f"endobench report ({stamp})", sections))
+
+
+def _check_out(out: str | os.PathLike, force: bool) -> Path:
+    out = Path(out)
+    if out.exists() and not force:
+        raise ConfigError(f"{out} exists; pass --force to overwrite it or choose another --out")
+    if not out.absolute().parent.is_dir():
+        raise ConfigError(
+            f"cannot write {out}: folder {out.absolute().parent} does not exist; create it first"
+        )
+    return out
+
+
+def build_stream_report(
+    stream_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, *, force: bool = False
+) -> Path:
+    """Write an HTML report of `endobench stream` folders alone: their summaries side by side."""
+    from endobench.compare.streams import stream_section
+
+    out = _check_out(out, force)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return write_text_atomic(out, page(f"endobench report ({stamp})", [stream_section(stream_dirs)]))
