@@ -52,6 +52,12 @@ def stream(
     batch: int | None = typer.Option(
         None, "--batch", min=1, help="Frames per forward pass at most (default 1 on the CPU, 8 on a GPU)."
     ),
+    overlay_scale: float = typer.Option(
+        1.0,
+        "--overlay-scale",
+        help="Size of overlay.mp4 against the source, in (0, 1]: 0.5 encodes a quarter of the "
+        "pixels (the encoder runs on one core).",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an earlier stream's outputs."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress line."),
 ) -> None:
@@ -73,6 +79,7 @@ def stream(
         threads=threads,
         temporal_filter=FilterParams.parse(temporal_filter) if temporal_filter else None,
         batch_size=batch,
+        overlay_scale=overlay_scale,
         force=force,
         progress=not quiet,
     )

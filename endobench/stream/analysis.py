@@ -33,7 +33,7 @@ class Decision:
         max_prob: The largest probability.
         area_pct: Foreground share, in percent.
         box: ``(x, y, w, h)`` of the largest region in frame pixels, or None.
-        outline: The regions' outlines in frame pixels (int32 point arrays).
+        outline: The regions' outlines in overlay pixels (int32 point arrays).
     """
 
     raw: bool
@@ -61,6 +61,16 @@ class FrameAnalyser:
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         return self.predictor.preprocess.to_array(rgb)
 
+    def prepare_with_overlay(
+        self, frame_bgr: np.ndarray, overlay_size: tuple[int, int] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The network's input, and the frame the overlay is drawn on: the frame itself, or a
+        copy shrunk to ``overlay_size`` = (W, H) by pixel area."""
+        if overlay_size is None or overlay_size == (frame_bgr.shape[1], frame_bgr.shape[0]):
+            return self.prepare(frame_bgr), frame_bgr
+        shown = cv2.resize(frame_bgr, overlay_size, interpolation=cv2.INTER_AREA)
+        return self.prepare(frame_bgr), shown
+
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Return the B x S x S float32 probabilities of a B x 3 x S x S batch."""
         import torch
@@ -68,14 +78,29 @@ class FrameAnalyser:
         probs = self.predictor.forward_batch(torch.from_numpy(batch))
         return probs[:, 0].float().cpu().numpy()
 
-    def decide(self, prob: np.ndarray, frame_shape: tuple[int, ...]) -> Decision:
-        """Post-process a probability map and measure its regions in frame pixels."""
+    def decide(
+        self,
+        prob: np.ndarray,
+        frame_shape: tuple[int, ...],
+        overlay_shape: tuple[int, ...] | None = None,
+    ) -> Decision:
+        """Post-process a probability map; its box in frame pixels, its outline in overlay pixels.
+
+        Args:
+            prob: S x S probabilities.
+            frame_shape: The source frame's (H, W, ...).
+            overlay_shape: The overlay frame's (H, W, ...) (default: the source frame's).
+        """
         mask = self.predictor.binarize(prob)
         height, width = int(frame_shape[0]), int(frame_shape[1])
         max_prob = float(prob.max())
         if not mask.any():
             return Decision(False, max_prob, 0.0, None, ())
         scale = np.array([width / mask.shape[1], height / mask.shape[0]], dtype=np.float32)
+        drawn = overlay_shape or frame_shape
+        to_overlay = np.array(
+            [drawn[1] / mask.shape[1], drawn[0] / mask.shape[0]], dtype=np.float32
+        )
         mask8 = mask.astype(np.uint8)
         count, _, stats, _ = cv2.connectedComponentsWithStats(mask8, connectivity=8)
         largest = 1 + int(np.argmax(stats[1:count, cv2.CC_STAT_AREA]))
@@ -88,7 +113,7 @@ class FrameAnalyser:
         )
         contours, _ = cv2.findContours(mask8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         outline = tuple(
-            ((c.reshape(-1, 2).astype(np.float32) + 0.5) * scale).astype(np.int32)
+            ((c.reshape(-1, 2).astype(np.float32) + 0.5) * to_overlay).astype(np.int32)
             for c in contours
         )
         area = 100.0 * float(np.count_nonzero(mask)) / mask.size

@@ -2,7 +2,8 @@
 
 ```
 reader thread     source.frames() -> decoded frame        (timestamped: latency starts here)
-  prepare pool    FrameAnalyser.prepare: INTER_AREA shrink to the network's side, normalise
+  prepare pool    FrameAnalyser.prepare_with_overlay: INTER_AREA shrink to the network's side,
+                  normalise (and shrink the overlay's frame when --overlay-scale < 1)
 inference thread  up to `batch` prepared frames at once -> probability maps
 caller's thread   decide (post-processing), temporal filter, overlay, encoder + CSV row, progress
 ```
@@ -53,6 +54,7 @@ class StreamPipeline:
         batch_size: Frames per forward pass at most (what is ready is taken; none is waited for).
         queue_size: Frames each queue holds at most.
         prepare_workers: Threads shrinking and normalising frames.
+        overlay_size: (W, H) of the overlay video (None: the source's).
         on_frame: Called with each written frame's record (the live progress line).
     """
 
@@ -66,12 +68,14 @@ class StreamPipeline:
         batch_size: int = 1,
         queue_size: int = 4,
         prepare_workers: int = 1,
+        overlay_size: tuple[int, int] | None = None,
         on_frame: Callable[[FrameRecord], None] | None = None,
     ):
         self.source, self.analyser, self.outputs = source, analyser, outputs
         self.params = params
         self.batch_size = max(1, int(batch_size))
         self.prepare_workers = max(1, int(prepare_workers))
+        self.overlay_size = overlay_size
         self.on_frame = on_frame or (lambda record: None)
         self._prepared: queue.Queue = queue.Queue(max(1, queue_size))
         self._inferred: queue.Queue = queue.Queue(max(1, queue_size))
@@ -113,8 +117,8 @@ class StreamPipeline:
             item = self._get(self._inferred)
             if item is _END:
                 return
-            position, frame, prob, decoded_at = item
-            decision = self.analyser.decide(prob, frame.shape)
+            position, shape, frame, prob, decoded_at = item
+            decision = self.analyser.decide(prob, shape, frame.shape)
             alarm = alarm_state.step(decision.raw)
             draw_overlay(frame, decision, alarm)
             record = FrameRecord(
@@ -140,8 +144,8 @@ class StreamPipeline:
                     if frame is None:  # counted by the source, skipped here
                         continue
                     decoded_at = time.perf_counter()
-                    job = pool.submit(self.analyser.prepare, frame)
-                    if not self._put(self._prepared, (position, frame, job, decoded_at)):
+                    job = pool.submit(self.analyser.prepare_with_overlay, frame, self.overlay_size)
+                    if not self._put(self._prepared, (position, frame.shape, job, decoded_at)):
                         break
         except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
             self._fail(err)
@@ -165,10 +169,12 @@ class StreamPipeline:
                         ended = True
                         break
                     items.append(more)
-                batch = np.stack([job.result() for _, _, job, _ in items])
-                probs = self.analyser.infer(batch)
-                for (position, frame, _, decoded_at), prob in zip(items, probs, strict=True):
-                    if not self._put(self._inferred, (position, frame, prob, decoded_at)):
+                prepared = [job.result() for _, _, job, _ in items]
+                probs = self.analyser.infer(np.stack([x for x, _ in prepared]))
+                for (position, shape, _, decoded_at), (_, shown), prob in zip(
+                    items, prepared, probs, strict=True
+                ):
+                    if not self._put(self._inferred, (position, shape, shown, prob, decoded_at)):
                         return
         except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
             self._fail(err)

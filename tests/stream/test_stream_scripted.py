@@ -112,3 +112,26 @@ def test_ctrl_c_finalises_the_frames_written(tmp_path, scripted_model, monkeypat
     assert count_video_frames(out / "overlay.mp4")[0] == 5
     assert json.loads((out / "summary.json").read_text())["interrupted"] is True
     assert sorted(p.name for p in out.iterdir()) == ["frames.csv", "overlay.mp4", "summary.json"]
+
+
+def test_overlay_scale_shrinks_the_video_not_the_figures(tmp_path, scripted_model):
+    import cv2
+
+    from endobench.stream.run import overlay_size
+
+    assert overlay_size(1920, 1080, 0.5) == (960, 540)
+    assert overlay_size(1350, 1080, 0.3) == (404, 324)
+    video = write_video(tmp_path / "scripted.mp4", scripted_frames(RAW), fps=25)
+    summary, out = run_stream(
+        StreamSettings(str(video), out=tmp_path / "out", temporal_filter=FILTER,
+                       overlay_scale=0.5, progress=False)
+    )  # fmt: skip
+    capture = cv2.VideoCapture(str(out / "overlay.mp4"))
+    ok, first = capture.read()
+    capture.release()
+    assert ok and first.shape[:2] == (48, 80)
+    assert summary["overlay"] == {"width": 80, "height": 48}
+    assert count_video_frames(out / "overlay.mp4") == (20, 25.0)
+    white = _rows(out)[2]
+    assert (white["w"], white["h"]) == ("160", "96")  # boxes stay in source pixels
+    assert [int(r["polyp"]) for r in _rows(out)] == ALARM
