@@ -50,7 +50,10 @@ def stream(
         "clear frames (default: the weights' calibrated filter, else 3,5,5).",
     ),
     batch: int | None = typer.Option(
-        None, "--batch", min=1, help="Frames per forward pass at most (default 1 on the CPU, 8 on a GPU)."
+        None,
+        "--batch",
+        min=1,
+        help="Frames per forward pass at most (default 1 on the CPU, 8 on a GPU).",
     ),
     overlay_scale: float = typer.Option(
         1.0,

@@ -172,8 +172,12 @@ def _summary(settings, source, predictor, choice, result, batch, load_start) -> 
         "corrupt_frames": len(source.corrupt),
         "corrupt_frame_positions": list(source.corrupt[:100]),
         "source": {
-            "path": str(settings.source), "kind": source.kind, "name": source.name,
-            "width": source.width, "height": source.height, "fps": source.fps,
+            "path": str(settings.source),
+            "kind": source.kind,
+            "name": source.name,
+            "width": source.width,
+            "height": source.height,
+            "fps": source.fps,
             "frames_announced": source.expected_frames,
         },  # fmt: skip
         "model": predictor.model_name,

@@ -121,8 +121,12 @@ def stream_figures(
         "latency_ms": latency_percentiles([r.latency_ms for r in records]),
         "alarms": len(spans),
         "alarm_episodes": [
-            {"start_frame": records[a].frame, "end_frame": records[b].frame,
-             "start_s": round(records[a].time_s, 3), "frames": b - a + 1}
+            {
+                "start_frame": records[a].frame,
+                "end_frame": records[b].frame,
+                "start_s": round(records[a].time_s, 3),
+                "frames": b - a + 1,
+            }
             for a, b in spans
         ],  # fmt: skip
         "alarm_frames": int(sum(alarm)),

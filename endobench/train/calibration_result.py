@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from endobench.train.temporal_choice import TemporalChoice, describe_temporal
 from endobench.train.operating_point import (
     REPORTED,
     Candidate,
@@ -14,6 +13,7 @@ from endobench.train.operating_point import (
     coarse_budget_note,
     fp_rate_text,
 )
+from endobench.train.temporal_choice import TemporalChoice, describe_temporal
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,8 @@ def choose_from_frames(
     for pair, decision in zip(negative_pairs, negatives, strict=True):
         key = pair.sequence or str(pair.image.parent)
         by_sequence.setdefault(key, []).append((frame_order(pair.image), decision))
-    sequences = [[d for _, d in sorted(items, key=lambda x: x[0])] for items in by_sequence.values()]
+    sequences = [
+        [d for _, d in sorted(items, key=lambda x: x[0])] for items in by_sequence.values()
+    ]
     positives = [called(w, m) for w, m in zip(frames.pos_white, frames.pos_max, strict=True)]
     return choose_temporal_filter(sequences, positives, **targets)

@@ -7,7 +7,7 @@ import errno
 import cv2
 import numpy as np
 import pytest
-from fault_helpers import assert_one_line_error, assert_ok, invoke, leftovers, snapshot
+from fault_helpers import assert_ok, assert_one_line_error, invoke, leftovers, snapshot
 
 
 def _video(tmp_path, frames: int = 6):

@@ -12,7 +12,9 @@ import torch
 from endobench.predictor import Preprocess
 
 
-def write_video(path: Path, frames: Sequence[np.ndarray], fps: float = 25.0, fourcc: str = "mp4v") -> Path:
+def write_video(
+    path: Path, frames: Sequence[np.ndarray], fps: float = 25.0, fourcc: str = "mp4v"
+) -> Path:
     """Write BGR frames (all the same size) as a video and return its path."""
     height, width = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
@@ -34,14 +36,18 @@ def count_video_frames(path: Path) -> tuple[int, float]:
     return count, rate
 
 
-def sample_frames(sample_root: Path, count: int, size: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
+def sample_frames(
+    sample_root: Path, count: int, size: tuple[int, int] = (320, 240)
+) -> list[np.ndarray]:
     """``count`` BGR frames made from the bundled sample images (cycled), resized to ``size``."""
     images = sorted((sample_root / "kvasir" / "images").glob("*.jpg"))
     assert images, "the bundled sample has no images"
     return [cv2.resize(cv2.imread(str(images[i % len(images)])), size) for i in range(count)]
 
 
-def scripted_frames(decisions: Sequence[int], size: tuple[int, int] = (160, 96)) -> list[np.ndarray]:
+def scripted_frames(
+    decisions: Sequence[int], size: tuple[int, int] = (160, 96)
+) -> list[np.ndarray]:
     """Frames that the scripted model calls polyp (white) or not (black), one per decision."""
     width, height = size
     return [np.full((height, width, 3), 255 if d else 0, np.uint8) for d in decisions]

@@ -16,7 +16,9 @@ from endobench.stream.temporal import (
 
 
 def _alarm(raw: str, k: int, n: int, m: int) -> str:
-    return "".join(str(int(a)) for a in apply_filter([c == "1" for c in raw], FilterParams(k, n, m)))
+    return "".join(
+        str(int(a)) for a in apply_filter([c == "1" for c in raw], FilterParams(k, n, m))
+    )
 
 
 def test_k_of_n_starts_and_m_clear_frames_end_it():
