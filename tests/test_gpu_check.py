@@ -63,6 +63,10 @@ def test_quick_cpu_check_has_the_schema_and_every_cell(quick_record):
     assert agreement["by_precision"]["fp32"]["min_dice"] >= 0.99
     assert agreement["by_precision"]["fp16"]["status"] == "skipped"
     assert record["target"]["fps"] is None and record["target"]["met"] is None  # no 512 cell
+    stream = record["stream"]
+    assert stream["status"] == "ok" and [r["overlay_scale"] for r in stream["runs"]] == [1.0, 0.5]
+    assert all(r["frames"] == plan.stream_frames and r["device"] == "cpu" for r in stream["runs"])
+    assert stream["target"]["met"] is None  # no GPU target on the CPU
     assert record["passed"] is True
 
 

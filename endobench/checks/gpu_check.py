@@ -49,6 +49,7 @@ class CheckPlan:
         train_size: Its input side.
         train_batch: Its batch size.
         agreement_images: Bundled sample images compared (None: all 20).
+        stream_frames: Frames of the synthetic 1080p video `endobench stream` runs on.
     """
 
     device: str = "cuda"
@@ -64,6 +65,7 @@ class CheckPlan:
     train_size: int = 352
     train_batch: int = 8
     agreement_images: int | None = None
+    stream_frames: int = 600
 
 
 def plan_for(device: str = "cuda", quick: bool = False) -> CheckPlan:
@@ -81,6 +83,7 @@ def plan_for(device: str = "cuda", quick: bool = False) -> CheckPlan:
         train_size=64,
         train_batch=2,
         agreement_images=2,
+        stream_frames=4,
     )
 
 
@@ -97,6 +100,7 @@ def run_gpu_check(plan: CheckPlan, progress: bool = True) -> dict[str, Any]:
     from endobench.env import environment
     from endobench.runner.engine import device_name
     from endobench.runner.timing import ForwardTimer
+    from endobench.stream.probe import stream_probe
 
     device = resolve_device(plan.device)
     began = time.perf_counter()
@@ -113,6 +117,8 @@ def run_gpu_check(plan: CheckPlan, progress: bool = True) -> dict[str, Any]:
     )
     _note(progress, "GPU masks against CPU masks")
     agreement = _guarded(lambda: mask_agreement(device, plan.precisions, plan.agreement_images))
+    _note(progress, "endobench stream on a synthetic 1080p video")
+    stream = _guarded(lambda: stream_probe(str(device), plan.stream_frames))
     record = {
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -135,6 +141,7 @@ def run_gpu_check(plan: CheckPlan, progress: bool = True) -> dict[str, Any]:
         "target": _target(speed),
         "training": training,
         "agreement": agreement,
+        "stream": stream,
     }
     record["seconds"] = time.perf_counter() - began
     record["passed"] = _passed(record)
@@ -230,10 +237,13 @@ def _target(speed: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _passed(record: dict[str, Any]) -> bool:
-    """No speed cell failed, the training smoke run and the fp32 agreement passed."""
+    """No speed cell failed; the training smoke run, the fp32 agreement and the stream ran."""
     speed_ok = all(cell["status"] != "failed" for cell in record["speed"])
     return (
-        speed_ok and record["training"]["status"] == "ok" and record["agreement"]["status"] == "ok"
+        speed_ok
+        and record["training"]["status"] == "ok"
+        and record["agreement"]["status"] == "ok"
+        and record.get("stream", {}).get("status") == "ok"
     )
 
 
