@@ -135,3 +135,22 @@ def test_overlay_scale_shrinks_the_video_not_the_figures(tmp_path, scripted_mode
     white = _rows(out)[2]
     assert (white["w"], white["h"]) == ("160", "96")  # boxes stay in source pixels
     assert [int(r["polyp"]) for r in _rows(out)] == ALARM
+
+
+def test_cli_after_ctrl_c_exits_130_with_the_outputs_finalised(
+    tmp_path, scripted_model, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from endobench.cli import app
+    from endobench.stream.live import StreamProgress
+
+    def interrupt(self, record):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(StreamProgress, "update", interrupt)
+    video = write_video(tmp_path / "scripted.mp4", scripted_frames(RAW), fps=25)
+    result = CliRunner().invoke(app, ["stream", str(video), "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in result.stderr and "1 frame at" in result.stdout
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["frames"] == 1
