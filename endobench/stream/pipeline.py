@@ -66,7 +66,7 @@ class StreamPipeline:
         params: FilterParams,
         *,
         batch_size: int = 1,
-        queue_size: int = 4,
+        queue_size: int = 2,
         prepare_workers: int = 1,
         overlay_size: tuple[int, int] | None = None,
         on_frame: Callable[[FrameRecord], None] | None = None,

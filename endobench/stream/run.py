@@ -58,7 +58,7 @@ class StreamSettings:
     temporal_filter: FilterParams | None = None
     batch_size: int | None = None
     overlay_scale: float = 1.0
-    queue_size: int = 4
+    queue_size: int = 2
     force: bool = False
     progress: bool = True
 
