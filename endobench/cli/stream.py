@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from endobench.cli.options import Device
+
 #: Exit status after Ctrl-C (128 + SIGINT), with the outputs finalised.
 INTERRUPTED_STATUS = 130
 
@@ -39,7 +41,7 @@ def stream(
     fps: float | None = typer.Option(
         None, "--fps", help="Frame rate of a frame folder (default 25), or of a video without one."
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    device: Device = "auto",
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="CPU threads of the forward pass (default: torch's)."
     ),
