@@ -42,7 +42,7 @@ def open_predictor(model: str | None, weights: str | None, device: str, batch_si
     Args:
         model: A registered model name; None: the ``.onnx`` file's, else :data:`DEFAULT_MODEL`.
         weights: A checkpoint, an exported ``.onnx`` file, or None for the packaged weights.
-        device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps`` (:func:`endobench.predictor.resolve_device`).
+        device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps`` (:func:`endobench.devices.resolve_device`).
         batch_size: Frames per forward pass at most.
 
     Returns:
