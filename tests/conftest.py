@@ -6,7 +6,9 @@ A test that reads the real data declares the folders it needs with one marker an
     @pytest.mark.shared("Kvasir-SEG", "CVC-ClinicDB")
     def test_something(shared_data): ...
 
-It is skipped, with the missing folders named, whenever any of them is absent.
+It is skipped, with the missing folders named, whenever any of them is absent. A test that needs
+an instruction set or a device says so the same way (``@pytest.mark.needs("cpu_bf16")``, see
+``tests/capabilities.py``) and is skipped with its reason where the machine lacks it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 from pathlib import Path
 
 import pytest
+from capabilities import missing_capabilities
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ENDOBENCH_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -28,7 +31,11 @@ def missing_shared_folders(folders: tuple[str, ...]) -> list[str]:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Skip a ``@pytest.mark.shared(...)`` test whose real-data folders are missing."""
+    """Skip a ``@pytest.mark.shared(...)`` test whose real-data folders are missing, and a
+    ``@pytest.mark.needs(...)`` test on a machine without what it needs."""
+    needs = item.get_closest_marker("needs")
+    if needs is not None and (reasons := missing_capabilities(tuple(needs.args))):
+        pytest.skip("; ".join(reasons))
     marker = item.get_closest_marker("shared")
     if marker is None:
         return

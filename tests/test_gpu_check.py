@@ -8,13 +8,16 @@ from dataclasses import replace
 
 import pytest
 import torch
+from capabilities import missing_capability
 from torch import nn
 
+from endobench import backends
 from endobench.checks import gpu_check
 from endobench.checks.gpu_check import CheckPlan, plan_for, run_gpu_check, speed_cells
 from endobench.checks.gpu_probes import VARIANTS, speed_cell
 
 CELL_KEYS = {"model", "size", "precision", "batch", "status"}
+NO_BF16 = "this CPU has no bf16 instructions"
 OK_KEYS = {"method", "channels_last", "cuda_graph", "median_ms", "p90_ms", "images_per_s"}
 
 
@@ -46,10 +49,19 @@ def test_quick_cpu_check_has_the_schema_and_every_cell(quick_record):
     grid = itertools.product(plan.models, plan.sizes, plan.precisions, plan.batches)
     cells = [(c["model"], c["size"], c["precision"], c["batch"]) for c in record["speed"]]
     assert cells == list(grid)
+    _check_cells_and_probes(record, plan, bf16=backends.cpu_supports_bf16())
+    assert record["target"]["fps"] is None and record["target"]["met"] is None  # no 512 cell
+
+
+def _check_cells_and_probes(record: dict, plan: CheckPlan, bf16: bool) -> None:
+    """Every cell ran, or was skipped with its reason where this CPU lacks the precision."""
     for cell in record["speed"]:
         assert CELL_KEYS <= set(cell), cell
         if cell["precision"] == "fp16":
             assert cell["status"] == "skipped" and "fp16" in cell["reason"]
+            continue
+        if cell["precision"] == "bf16" and not bf16:
+            assert cell["status"] == "skipped" and cell["reason"] == NO_BF16, cell
             continue
         assert cell["status"] == "ok", cell
         assert OK_KEYS <= set(cell) and cell["method"] in VARIANTS[:2]
@@ -57,17 +69,47 @@ def test_quick_cpu_check_has_the_schema_and_every_cell(quick_record):
         assert cell["variants_ms"]["cuda_graph"] == "not available on the CPU"
     training = record["training"]
     assert training["status"] == "ok" and training["steps"] == plan.train_steps
-    assert training["losses_finite"] and training["amp"] == "bfloat16 autocast"
+    amp = "bfloat16 autocast" if bf16 else f"none: {NO_BF16}"
+    assert training["losses_finite"] and training["amp"] == amp
     agreement = record["agreement"]
     assert agreement["images"] == plan.agreement_images and agreement["threshold"] == 0.99
     assert agreement["by_precision"]["fp32"]["min_dice"] >= 0.99
     assert agreement["by_precision"]["fp16"]["status"] == "skipped"
+    bf16_row = agreement["by_precision"]["bf16"]
+    assert (
+        bf16_row["status"] == "ok" if bf16 else bf16_row == {"status": "skipped", "reason": NO_BF16}
+    )
     assert record["target"]["fps"] is None and record["target"]["met"] is None  # no 512 cell
     stream = record["stream"]
     assert stream["status"] == "ok" and [r["overlay_scale"] for r in stream["runs"]] == [1.0, 0.5]
     assert all(r["frames"] == plan.stream_frames and r["device"] == "cpu" for r in stream["runs"])
     assert stream["target"]["met"] is None  # no GPU target on the CPU
     assert record["passed"] is True
+
+
+@pytest.mark.slow
+def test_a_cpu_without_bf16_skips_its_cells_with_the_reason_and_still_passes(monkeypatch):
+    monkeypatch.setattr(backends, "cpu_supports_bf16", lambda flags=None: False)
+    plan = replace(plan_for("cpu", quick=True), models=("brp_lite",))
+    record = run_gpu_check(plan, progress=False)
+    assert [c["precision"] for c in record["speed"] if c["status"] == "skipped"] == [
+        "fp16",
+        "fp16",
+        "bf16",
+        "bf16",
+    ]
+    _check_cells_and_probes(record, plan, bf16=False)
+
+
+def test_the_bf16_marker_skips_with_its_reason_on_a_cpu_without_it(monkeypatch):
+    assert (missing_capability("cpu_bf16") is None) == backends.cpu_supports_bf16()
+    monkeypatch.setattr(backends, "cpu_supports_bf16", lambda flags=None: False)
+    reason = missing_capability("cpu_bf16")
+    assert reason is not None and reason.startswith("needs bfloat16 instructions on the CPU")
+    monkeypatch.setattr(backends, "cpu_supports_bf16", lambda flags=None: True)
+    assert missing_capability("cpu_bf16") is None
+    with pytest.raises(ValueError, match="unknown capability"):
+        missing_capability("avx9000")
 
 
 def test_cells_past_the_time_budget_are_skipped_with_the_reason():

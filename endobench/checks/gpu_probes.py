@@ -142,6 +142,9 @@ def training_smoke(
 ) -> dict[str, Any]:
     """Train ``model`` for ``steps`` optimiser steps with AMP (bfloat16 autocast) on the sample.
 
+    On a device without bfloat16 (a CPU without its instructions) the run is float32 and ``amp``
+    says why.
+
     endobench's own training (:func:`endobench.train.loop.train`) runs on the bundled sample's
     ClinicDB pairs (8 for training, 2 for validation; ``batch`` <= 8), from the shipped weights
     when there are any: ``batch`` pairs (one batch) per epoch, one scale, so that each epoch is one
@@ -160,6 +163,7 @@ def training_smoke(
     weights = default_weights_path(model)
     began = time.perf_counter()
     on_gpu = device.type == "cuda"
+    no_amp = precision_unsupported("bf16", device)
     if on_gpu:
         torch.cuda.reset_peak_memory_stats()
     try:
@@ -172,7 +176,7 @@ def training_smoke(
                     val_fraction=0.2,
                     recipe=Recipe(size=size, batch_size=batch, epochs=steps, scales=(1.0,)),
                     device=str(device),
-                    amp=True,
+                    amp=no_amp is None,
                     workers=0,
                     limit=batch,
                     model_kwargs={"pretrained_backbone": False},
@@ -188,7 +192,7 @@ def training_smoke(
     return {
         "status": "ok" if finite and counted[0] == steps else "failed",
         "model": model,
-        "amp": "bfloat16 autocast",
+        "amp": "bfloat16 autocast" if no_amp is None else f"none: {no_amp}",
         "size": size,
         "batch": batch,
         "steps": counted[0],

@@ -133,6 +133,7 @@ def test_no_weights_is_an_error_unless_random_is_allowed(monkeypatch, tmp_path):
         Predictor("brp_lite", size=70, device="cpu", allow_random=True)
 
 
+@pytest.mark.needs("cpu_bf16")
 def test_bfloat16_autocast_runs():
     predictor = Predictor("brp_lite", size=64, device="cpu", dtype="bf16", allow_random=True)
     assert predictor.dtype == torch.bfloat16
