@@ -14,6 +14,7 @@ an instruction set or a device says so the same way (``@pytest.mark.needs("cpu_b
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,15 @@ def shared_data(request: pytest.FixtureRequest) -> Path:
             pytrace=False,
         )
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_in_tmp(tmp_path_factory) -> Iterator[None]:
+    """endobench's user cache (the CPU fast path's exports) in a temporary folder, one per session,
+    for this process and the processes it starts."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ENDOBENCH_CACHE", str(tmp_path_factory.mktemp("endobench-cache")))
+        yield
 
 
 @pytest.fixture(scope="session")

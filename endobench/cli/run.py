@@ -54,7 +54,10 @@ def run(
     device: Device = "auto",
     dtype: str = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16."),
     backend: str = typer.Option(
-        "auto", "--backend", help="auto (onnxruntime for .onnx weights), torch or onnxruntime."
+        "auto",
+        "--backend",
+        help="auto (the fastest verified: on a CPU, ONNX Runtime when its export gives the eager "
+        "masks; onnxruntime for .onnx weights), torch (eager) or onnxruntime.",
     ),
     precision: str | None = typer.Option(
         None,
@@ -101,10 +104,11 @@ def run(
 ) -> None:
     """Run a model over data sets: EndoCV2021 masks, scores, FPS and run.json in submissions/<run>/."""
     options = dict(locals())  # every option by its name, as RunConfig.from_options takes them
+    from endobench.export.fast_backend import select_fast_backend
     from endobench.runner import RunConfig, run_sweep
 
     options["sizes"] = comma_sides(sizes)
-    results = run_sweep(RunConfig.from_options(options))
+    results = run_sweep(RunConfig.from_options(options), select_fast_backend)
     for result in results:
         typer.echo(f"wrote {result.run_dir}")
         if result.record_path is not None:

@@ -105,28 +105,50 @@ def export_onnx(
     predictor = Predictor(
         model, weights=weights, size=size, device="cpu", optimise=False, allow_random=allow_random
     )
+    if precision == "fp32":
+        return export_predictor(predictor, out, tolerance=tolerance, dynamic_size=dynamic_size)
     side = predictor.input_size
     references = reference_images()
     with tempfile.TemporaryDirectory(prefix="endobench-export-") as scratch:
         fp32_path = Path(scratch) / "fp32.onnx"
         trace(predictor, fp32_path, dynamic_size)
         checks = {"fp32": verify_fp32(predictor, fp32_path, references, tolerance, dynamic_size)}
-        final = fp32_path
-        extra: dict[str, Any] = {}
-        if precision == "int8":
-            from endobench.export.int8 import calibration_arrays, quantise
+        from endobench.export.int8 import calibration_arrays, quantise
 
-            arrays, described = calibration_arrays(
-                calibration, predictor.preprocess.to_array, calibration_images, data_root
-            )
-            final = Path(scratch) / "int8.onnx"
-            settings, checks["int8"] = quantise(
-                fp32_path, final, arrays, lambda f: verify_masks(predictor, f, references, min_dice)
-            )
-            extra["quantisation"] = settings | {"calibration": described}
+        arrays, described = calibration_arrays(
+            calibration, predictor.preprocess.to_array, calibration_images, data_root
+        )
+        final = Path(scratch) / "int8.onnx"
+        settings, checks["int8"] = quantise(
+            fp32_path, final, arrays, lambda f: verify_masks(predictor, f, references, min_dice)
+        )
+        extra = {"quantisation": settings | {"calibration": described}}
         metadata = export_metadata(predictor, precision, dynamic_size, checks) | extra
         _write(final, out, metadata)
     return ExportResult(out, precision, side, metadata, time.perf_counter() - began)
+
+
+def export_predictor(
+    predictor, out: str | os.PathLike, *, tolerance: float = 1e-4, dynamic_size: bool = False
+) -> ExportResult:
+    """Export a built PyTorch predictor (one module, its weights loaded) to a verified fp32 file.
+
+    The same trace, check and metadata as :func:`export_onnx` at fp32, for a caller that already
+    holds the predictor (the CPU fast path of :mod:`endobench.export.fast_backend`). ``out`` is
+    written atomically, replacing a file there.
+
+    Raises:
+        ExportCheckError: ONNX Runtime's probabilities differ by more than ``tolerance``.
+    """
+    began = time.perf_counter()
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="endobench-export-") as scratch:
+        path = Path(scratch) / "fp32.onnx"
+        trace(predictor, path, dynamic_size)
+        checks = {"fp32": verify_fp32(predictor, path, reference_images(), tolerance, dynamic_size)}
+        metadata = export_metadata(predictor, "fp32", dynamic_size, checks)
+        _write(path, out, metadata)
+    return ExportResult(out, "fp32", predictor.input_size, metadata, time.perf_counter() - began)
 
 
 def _check_options(out, weights, precision: str, calibration, force: bool) -> Path:

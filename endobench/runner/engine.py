@@ -8,6 +8,7 @@ what the runner records: device name, dtype, input size, threads, weights hash.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,8 @@ class Engine:
     size: int
     backend: str = "torch"
     precision: str = "fp32"
+    #: Which backend runs and why (``BackendSelection.record()``), as ``run.json`` keeps it.
+    backend_choice: dict[str, Any] | None = None
 
     @classmethod
     def create(
@@ -53,13 +56,19 @@ class Engine:
         allow_random: bool = False,
         backend: str = "auto",
         precision: str | None = None,
+        progress: bool = False,
+        select_backend: Callable[..., Any] | None = None,
     ) -> Engine:
-        """Build the model and its predictor.
+        """Build the model and its predictor, on the fastest verified backend.
 
         ``optimise`` folds batch norms and uses channels-last memory (the predictor's CPU speed-up);
         ``allow_random`` runs random weights when none are given (speed measurements only);
         ``device`` is the run's device, resolved once (:func:`endobench.runner.shards.open_shard`;
         a specification is resolved here, for callers outside a run).
+        ``select_backend`` (``endobench.export.fast_backend.select_fast_backend``, passed down
+        from above: the runner imports no ``export``) may then replace eager PyTorch by the
+        fastest verified path when ``backend`` is ``auto`` (``progress``: say so while a CPU
+        export is built once); without it the predictor runs as resolved.
 
         Raises:
             ConfigError: Unknown dtype or unavailable device; WeightsError from the model layer.
@@ -84,6 +93,10 @@ class Engine:
             backend=backend,
             precision=precision,
         )
+        choice = {"backend": predictor.backend, "reason": "as resolved (no backend selector)"}
+        if select_backend is not None:
+            selection = select_backend(predictor, requested=backend, progress=progress)
+            predictor, choice = selection.predictor, selection.record()
         return cls(
             predictor,
             predictor.device,
@@ -91,10 +104,17 @@ class Engine:
             int(predictor.input_size),
             predictor.backend,
             predictor.precision,
+            choice,
         )
 
     @classmethod
-    def for_run(cls, config: RunConfig, device: torch.device) -> Engine:
+    def for_run(
+        cls,
+        config: RunConfig,
+        device: torch.device,
+        progress: bool = False,
+        select_backend: Callable[..., Any] | None = None,
+    ) -> Engine:
         """The engine of a run's configuration, on the run's device (resolved once)."""
         return cls.create(
             config.model,
@@ -106,6 +126,8 @@ class Engine:
             allow_random=config.random_weights,
             backend=config.backend,
             precision=config.precision,
+            progress=progress,
+            select_backend=select_backend,
         )
 
     @property

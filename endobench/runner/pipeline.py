@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -30,27 +31,35 @@ if TYPE_CHECKING:  # torch is imported when a run starts, not with the package
 Manifest = dict[str, list[dict[str, Any]]]
 
 
-def run_sweep(config: RunConfig) -> list[RunResult]:
+def run_sweep(config: RunConfig, select_backend: Callable | None = None) -> list[RunResult]:
     """Run once per input size of ``config.sizes`` (``<name>-<size>`` folders), or once.
+
+    ``select_backend`` is passed to :func:`run_benchmark`.
 
     Returns:
         One result per size.
     """
     config.validate()
     if not config.sizes:
-        return [run_benchmark(config)]
+        return [run_benchmark(config, select_backend)]
     with open_shard(config.device) as shard:
         config = _split_cores(config, shard)
         sets = _inputs(config)
         with _threads(config.threads):
-            return [_run(config.for_size(size, sweep=True), sets, shard) for size in config.sizes]
+            return [
+                _run(config.for_size(size, sweep=True), sets, shard, select_backend)
+                for size in config.sizes
+            ]
 
 
-def run_benchmark(config: RunConfig) -> RunResult:
+def run_benchmark(config: RunConfig, select_backend: Callable | None = None) -> RunResult:
     """Run a model over the configured inputs and write the run folder.
 
     Args:
         config: The run's options (one input size; use :func:`run_sweep` for ``sizes``).
+        select_backend: The fastest-verified-backend rule,
+            ``endobench.export.fast_backend.select_fast_backend`` (what ``endobench run`` passes;
+            the runner imports no ``export``); None runs the predictor as resolved.
 
     Returns:
         The run's result.
@@ -66,7 +75,7 @@ def run_benchmark(config: RunConfig) -> RunResult:
         config = _split_cores(config, shard)
         sets = _inputs(config)
         with _threads(config.threads):
-            return _run(config, sets, shard)
+            return _run(config, sets, shard, select_backend)
 
 
 def _inputs(config: RunConfig) -> list[InputSet]:
@@ -113,7 +122,9 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _run(config: RunConfig, sets: list[InputSet], shard: Shard) -> RunResult:
+def _run(
+    config: RunConfig, sets: list[InputSet], shard: Shard, select_backend: Callable | None = None
+) -> RunResult:
     """One size of a run: build the model, open the folder, infer, time, score, finish.
 
     Under torchrun (see :mod:`endobench.runner.shards`) rank 0 opens the folder, every rank infers
@@ -122,7 +133,8 @@ def _run(config: RunConfig, sets: list[InputSet], shard: Shard) -> RunResult:
     from endobench.runner.engine import Engine
 
     _seed(config.seed)
-    engine = Engine.for_run(config, shard.device)
+    progress = config.progress and shard.is_main
+    engine = Engine.for_run(config, shard.device, progress, select_backend)
     config = config.settled(
         engine.predictor.model_name, engine.size, engine.backend, engine.precision
     )
@@ -203,6 +215,7 @@ def _start(
         device=engine.device.type,
         device_name=engine.device_name,
         backend=engine.backend,
+        backend_choice=engine.backend_choice,
         precision=engine.precision,
         seed=config.seed,
         environment=environment(include_torch=True),

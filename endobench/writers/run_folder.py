@@ -237,7 +237,8 @@ class RunFolder:
             manifest: Per set, one entry per image (filled in place).
             sets: Per set: ``source``, ``images``, ``has_truth``.
             **facts: What ``run.json`` records besides: ``model_config``, ``weights_sha256``,
-                ``device``, ``device_name``, ``backend``, ``precision``, ``seed``, ``environment``.
+                ``device``, ``device_name``, ``backend``, ``backend_choice`` (which backend and
+                why), ``precision``, ``seed``, ``environment``.
 
         Raises:
             ConfigError: An earlier session ran on other input images or with other weights.
@@ -257,6 +258,7 @@ class RunFolder:
             "device": facts.get("device"),
             "device_name": facts.get("device_name"),
             "backend": facts.get("backend"),
+            "backend_choice": facts.get("backend_choice"),
             "precision": facts.get("precision"),
             "manifest_sha256": manifest_sha,
             "seed": facts.get("seed"),
