@@ -135,7 +135,10 @@ def train_command(
         None, "--select", help="Best epoch by 'dice' (recipe) or 'balanced' (+found -false alarms)."
     ),
     backbone_weights: Path = typer.Option(
-        None, "--backbone-weights", help="ImageNet file of the backbone (never downloaded)."
+        None,
+        "--backbone-weights",
+        help="ImageNet file of the backbone (never downloaded): for pranet and brp* the official "
+        "res2net50_v1b_26w_4s-3cf99910.pth.",
     ),
 ) -> None:
     """Train a model with its published recipe (PraNet's; the seed paper's for brp*)."""

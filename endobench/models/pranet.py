@@ -84,7 +84,8 @@ def _res2net_net(pretrained_backbone: bool, backbone_weights, **kwargs) -> nn.Mo
     if pretrained_backbone and backbone_weights is None:
         raise WeightsError(
             "res2net50_v1b_26w_4s-3cf99910.pth: no ImageNet Res2Net weights install offline; "
-            "pass backbone_weights=<path to that file> (nothing is downloaded)"
+            "pass that file with `endobench train --backbone-weights FILE` (backbone_weights= "
+            "in Python; nothing is downloaded)"
         )
     return ParallelReverseAttentionNet(res2net_backbone(backbone_weights), **kwargs)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -231,6 +232,35 @@ def _saved_state(
     return saved
 
 
+#: The official ImageNet file of the Res2Net models' backbone (``pranet``, ``brp*``).
+RES2NET_IMAGENET_FILE = "res2net50_v1b_26w_4s-3cf99910.pth"
+
+
+def check_backbone_weights(config: TrainConfig) -> None:
+    """Refuse, in one line, a ``--backbone-weights`` file that is missing or that ``--init`` would
+    make pointless.
+
+    Raises:
+        ConfigError: Both ``--backbone-weights`` and ``--init`` are given.
+        WeightsError: The file does not exist.
+    """
+    from endobench.errors import WeightsError
+
+    path = config.model_kwargs.get("backbone_weights")
+    if path is None:
+        return
+    if config.init is not None:
+        raise ConfigError(
+            "--backbone-weights and --init contradict each other (--init replaces every "
+            "weight); pass one of them"
+        )
+    if not Path(path).is_file():
+        raise WeightsError(
+            f"--backbone-weights {path}: no such file; pass the backbone's ImageNet file "
+            f"(for pranet and brp*: the official {RES2NET_IMAGENET_FILE}; nothing is downloaded)"
+        )
+
+
 def build_model(
     config: TrainConfig, resume_from: dict[str, torch.Tensor] | None = None
 ) -> torch.nn.Module:
@@ -240,7 +270,8 @@ def build_model(
         return config.model_factory()
     from endobench.models import create_model, model_config
 
-    kwargs = {"pretrained_backbone": True, **config.model_kwargs}
+    # Weights that replace every tensor (resumed state, --init) need no ImageNet backbone first.
+    kwargs: dict[str, Any] = {"pretrained_backbone": resume_from is None, **config.model_kwargs}
     infer = model_config(config.model).infer_kwargs
     if resume_from is not None and infer is not None:
         kwargs = {**infer(resume_from), **kwargs}

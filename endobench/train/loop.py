@@ -27,7 +27,7 @@ from endobench.models.checkpoint import read_weights
 from endobench.train.display import TrainingDisplay
 from endobench.train.epoch import epoch_batches, train_epoch, validate
 from endobench.train.fold_plan import FoldPlan, plan_training
-from endobench.train.fold_state import FoldState, open_fold_state
+from endobench.train.fold_state import FoldState, check_backbone_weights, open_fold_state
 from endobench.train.negative_mix import describe_mix, training_pairs
 from endobench.train.negative_validation import frame_call_rate
 from endobench.train.options import TrainConfig
@@ -50,6 +50,7 @@ def train(config: TrainConfig, display: TrainingDisplay | None = None) -> TrainR
         DataError: Data that cannot be read or paired.
     """
     recipe = (config.recipe or recipe_for(config.model)).replace()
+    check_backbone_weights(config)
     start = read_weights(config.model, config.init) if config.init else None
     ctx = D.setup(config.device)
     if display is None or not ctx.is_main:
