@@ -3,7 +3,7 @@ VENV    ?= .venv
 PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.endobench-installed
 
-.PHONY: demo test bench lint gpu-check clean-venv
+.PHONY: demo test bench lint gpu-check gpu-sample clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -25,7 +25,13 @@ bench: $(STAMP)
 # On a CUDA machine, under 8 minutes: speed, an AMP training smoke run and GPU-against-CPU masks,
 # printed as one JSON and written to docs/gpu-check.json (docs/pipeline.md).
 gpu-check: $(STAMP)
-	$(PYTHON) -m endobench.checks.gpu_check
+	$(PYTHON) -m endobench.checks.gpu_check $(if $(wildcard gpu-sample/images),--sample gpu-sample)
+
+# The packed sample gpu-check carries to the GPU machine: >= 500 Kvasir/ClinicDB test frames and
+# masks (about 17 MiB, git-ignored) from the real data beside the project.
+DATA_ROOT ?= ../shared/data
+gpu-sample: $(STAMP)
+	$(PYTHON) -m endobench.checks.gpu_sample --data-root $(DATA_ROOT) --out gpu-sample
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check endobench tests

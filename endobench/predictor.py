@@ -121,6 +121,9 @@ class Predictor:
         ConfigError: A backend, precision or device that cannot run these weights here.
     """
 
+    #: The CUDA-graph replay of the forward pass (``use_gpu_fast_path``), or None: eager.
+    _graphed = None
+
     def __init__(
         self,
         model: str | nn.Module | None,
@@ -190,6 +193,36 @@ class Predictor:
                 optimise_for_inference(m, channels_last=self._channels_last) for m in modules
             ]
         self._models = [m.to(self._device).eval() for m in modules]
+
+    def use_gpu_fast_path(
+        self, *, precision: str | None = None, channels_last: bool = True, cuda_graphs: bool = True
+    ) -> None:
+        """Run PyTorch's forward pass in channels-last memory, at ``precision`` (autocast), and
+        replayed from a CUDA graph per batch shape on a GPU (see :mod:`endobench.backends.cuda_graphs`).
+
+        The caller vouches for ``precision`` (``endobench.export.gpu_path`` checks its masks).
+        """
+        from endobench.backends import TORCH_PRECISIONS
+        from endobench.backends.cuda_graphs import GraphedForward
+
+        if self._runtime is not None:
+            raise ConfigError("the GPU fast path runs PyTorch modules, not an ONNX Runtime file")
+        if precision is not None:
+            self.precision, self._dtype = precision, TORCH_PRECISIONS[precision]
+        if channels_last:
+            self._models = [m.to(memory_format=torch.channels_last) for m in self._models]
+            self._channels_last = True
+        on_gpu = cuda_graphs and self._device.type == "cuda"
+        self._graphed = GraphedForward(self._forward_models) if on_gpu else None
+
+    @property
+    def inference_path(self) -> str:
+        """How the forward pass runs: backend, memory layout, CUDA graph, precision."""
+        if self._runtime is not None:
+            return f"onnxruntime {self.precision}"
+        parts = ["torch", *(["channels_last"] if self._channels_last else [])]
+        parts += [self._graphed.describe()] if self._graphed is not None else []
+        return " + ".join(parts) + f" {self.precision}"
 
     def _open_runtime(
         self, model: str | None, weights: str | os.PathLike, device: str | torch.device
@@ -263,10 +296,16 @@ class Predictor:
         x = x.to(self._device, non_blocking=True)
         if self._channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        if self._graphed is not None:
+            return self._graphed(x)
+        return self._forward_models(x)
+
+    def _forward_models(self, x: torch.Tensor) -> torch.Tensor:
         autocast = self._dtype in (torch.float16, torch.bfloat16)
+        # Autocast's weight cache stays off: a CUDA graph cannot capture it.
         with (
             torch.inference_mode(),
-            torch.autocast(self._device.type, self._dtype, enabled=autocast),
+            torch.autocast(self._device.type, self._dtype, enabled=autocast, cache_enabled=False),
         ):
             total = None
             for model in self._models:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,8 +16,11 @@ from torch import nn
 
 from endobench import backends
 from endobench.checks import gpu_check
-from endobench.checks.gpu_check import CheckPlan, plan_for, run_gpu_check, speed_cells
+from endobench.checks.gpu_check import CheckPlan, plan_for, run_gpu_check, speed_cells, workloads
 from endobench.checks.gpu_probes import VARIANTS, speed_cell
+from endobench.checks.gpu_sample import pack_gpu_sample
+from endobench.checks.gpu_workloads import targets
+from endobench.errors import ConfigError
 
 CELL_KEYS = {"model", "size", "precision", "batch", "status"}
 NO_BF16 = "this CPU has no bf16 instructions"
@@ -34,9 +40,31 @@ def test_the_full_plan_is_issue_10s_grid_and_quick_keeps_its_cells():
     assert quick.iterations <= 2 and max(quick.sizes) <= 64
 
 
+#: The GPU machine has neither: the check must run end to end without them.
+SCORING_LIBRARIES = ("medpy", "pysodmetrics")
+
+
 @pytest.fixture(scope="module")
-def quick_record() -> dict:
-    return run_gpu_check(plan_for("cpu", quick=True), progress=False)
+def packed_sample(tmp_path_factory) -> Path:
+    """A packed sample (``make gpu-sample``'s layout) of the bundled images, repeated to 24."""
+    out = tmp_path_factory.mktemp("gpu") / "gpu-sample"
+    pack_gpu_sample(out, sets=("sample/kvasir", "sample/clinicdb"), images=24)
+    return out
+
+
+@pytest.fixture(scope="module")
+def quick_record(packed_sample) -> dict:
+    """``python -m endobench.checks.gpu_check --device cpu --quick --sample DIR`` in a process
+    where medpy and pysodmetrics cannot be imported (as on the GPU machine)."""
+    block = "; ".join(f"sys.modules[{name!r}] = None" for name in SCORING_LIBRARIES)
+    code = (
+        f"import sys; {block}; from endobench.checks.gpu_check import main; "
+        f"sys.exit(main(['--device', 'cpu', '--quick', '--no-progress', '--sample', "
+        f"{str(packed_sample)!r}]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    return json.loads(done.stdout)
 
 
 @pytest.mark.slow
@@ -51,6 +79,81 @@ def test_quick_cpu_check_has_the_schema_and_every_cell(quick_record):
     assert cells == list(grid)
     _check_cells_and_probes(record, plan, bf16=backends.cpu_supports_bf16())
     assert record["target"]["fps"] is None and record["target"]["met"] is None  # no 512 cell
+    assert record["plan"]["sample"].endswith("gpu-sample")
+
+
+@pytest.mark.slow
+def test_quick_check_runs_run_and_training_on_the_sample_without_scoring_libraries(quick_record):
+    plan = plan_for("cpu", quick=True)
+    runs = quick_record["run"]
+    assert [(r["model"], r["size"], r["batch"]) for r in runs] == [c[:3] for c in plan.run_cases]
+    for row in runs:
+        assert row["status"] == "ok", row
+        assert row["workload"] == "run" and row["images"] == 24 and row["backend"] == "torch"
+        assert row["fps_batch1"] > 0 and row["end_to_end_images_per_s"] > 0
+        assert row["forward_images_per_s"] > 0 and row["end_to_end_share_of_forward"] > 0
+    assert [r["weights"] for r in runs] == ["random", "shipped"]
+    training = quick_record["train_throughput"]
+    assert [(t["model"], t["size"], t["batch"]) for t in training] == list(plan.throughput_cases)
+    for row in training:
+        assert row["status"] == "ok", row
+        assert row["epochs"] == plan.throughput_epochs and len(row["images_per_s_by_epoch"]) == 2
+        assert row["images_per_s"] == row["images_per_s_by_epoch"][1] > 0
+    targets = quick_record["targets"]
+    assert len(targets) == 5 and all(set(t) == {"rule", "figure", "met", "limit"} for t in targets)
+    # the quick sizes are not the targets' sizes: nothing is claimed
+    assert all(t["figure"] is None and t["met"] is None and t["limit"] for t in targets)
+
+
+def test_targets_are_measured_against_the_workloads():
+    runs = [
+        {"status": "ok", "model": "brp_post", "size": 512, "batch": 1, "fps_batch1": 320.0},
+        {
+            "status": "ok",
+            "model": "brp_lite_post",
+            "size": 352,
+            "batch": 16,
+            "end_to_end_images_per_s": 900.0,
+            "end_to_end_share_of_forward": 0.5,
+            "workers": 8,
+            "inference_path": "cuda_graph",
+        },
+    ]
+    training = [{"status": "ok", "model": "brp_lite", "size": 352, "images_per_s": 1600.0}]
+    found = {t["rule"].split(":")[0]: t for t in targets(runs, training)}
+    assert [t["met"] for t in found.values()] == [True, False, False, True, None]
+    lite = found["run brp_lite_post at 352 px, batch 16, end to end"]
+    assert lite["figure"] == 900.0 and "0.50 of the forward rate" in lite["limit"]
+    assert "cuda_graph" in lite["limit"]
+    assert found["run brp_post at 512 px, batch 1"]["limit"] is None
+
+
+def test_without_a_sample_the_workloads_are_skipped_saying_why():
+    plan = replace(plan_for("cpu", quick=True), sample=None)
+    runs, training = workloads(plan, torch.device("cpu"), began=0.0)
+    assert [r["status"] for r in runs + training] == ["skipped"] * 3
+    assert all("make gpu-sample" in r["reason"] for r in runs + training)
+
+
+def test_a_missing_sample_is_a_one_line_error(tmp_path, capsys):
+    code = gpu_check.main(["--device", "cpu", "--quick", "--sample", str(tmp_path / "none")])
+    assert code == 2
+    assert capsys.readouterr().err.strip().startswith(f"Error: --sample {tmp_path / 'none'}")
+
+
+def test_packing_repeats_the_frames_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "packed"
+    described = pack_gpu_sample(out, sets=("sample/clinicdb",), images=13)
+    names = sorted(p.name for p in (out / "images").iterdir())
+    assert len(names) == 13 and described["unique_frames"] == 10 and described["images"] == 13
+    assert sum(n.startswith("r1-sample-clinicdb-") for n in names) == 3
+    assert sorted(p.stem for p in (out / "masks").iterdir()) == [Path(n).stem for n in names]
+    assert json.loads((out / "sample.json").read_text())["bytes"] == described["bytes"]
+    with pytest.raises(ConfigError, match="exists; pass --force"):
+        pack_gpu_sample(out, sets=("sample/clinicdb",), images=2)
+    pack_gpu_sample(out, sets=("sample/clinicdb",), images=2, force=True)
+    assert len(list((out / "images").iterdir())) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["packed"]  # no scratch folder left
 
 
 def _check_cells_and_probes(record: dict, plan: CheckPlan, bf16: bool) -> None:

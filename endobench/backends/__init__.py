@@ -122,6 +122,17 @@ def resolve_backend(
     return BackendChoice("torch", precision)
 
 
+def precision_unsupported(precision: str, device: torch.device) -> str | None:
+    """Why PyTorch cannot run ``precision`` on ``device`` (None when it can)."""
+    if device.type == "cpu" and precision == "fp16":
+        return "fp16 autocast is not supported on the CPU"
+    if device.type == "cpu" and precision == "bf16" and not cpu_supports_bf16():
+        return "this CPU has no bf16 instructions"
+    if device.type == "cuda" and precision == "bf16" and not torch.cuda.is_bf16_supported():
+        return "this GPU does not support bf16"
+    return None
+
+
 def cpu_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> set[str] | None:
     """Return the CPU's feature flags from Linux's ``/proc/cpuinfo``, or None where it is absent."""
     try:

@@ -9,7 +9,13 @@
 * **training**: a 50-step AMP (bfloat16 autocast) run of endobench's training on the bundled
   sample;
 * **agreement**: the GPU's masks against the CPU's on the bundled sample with the shipped
-  weights, Dice >= 0.99 on every image in fp32.
+  weights, Dice >= 0.99 on every image in fp32;
+* **run** (schema 2, with ``--sample DIR``, the folder ``make gpu-sample`` packs): ``endobench
+  run`` end to end on >= 500 real Kvasir and ClinicDB test frames, ``brp_post`` at 512 px batch 1
+  and ``brp_lite_post`` at 352 px batch 16 (:mod:`endobench.checks.gpu_workloads`);
+* **train throughput** (schema 2, with ``--sample``): the library's training of ``brp_lite`` at
+  352 px and ``brp`` at 512 px, batch 16, for a few epochs;
+* **targets**: issue 20's rules, each ``{rule, figure, met, limit}``.
 
 It prints the JSON and writes it to ``docs/gpu-check.json`` (a GPU run only). Cells past the time
 budget are skipped with that reason, so the script always ends in time. ``--device cpu --quick``
@@ -27,7 +33,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "endobench.gpu-check/1"
+SCHEMA = "endobench.gpu-check/2"
 DOCS_JSON = Path("docs") / "gpu-check.json"
 
 
@@ -50,6 +56,15 @@ class CheckPlan:
         train_batch: Its batch size.
         agreement_images: Bundled sample images compared (None: all 20).
         stream_frames: Frames of the synthetic 1080p video `endobench stream` runs on.
+        sample: The packed sample folder (``make gpu-sample``); None skips the run and training
+            throughput workloads, saying so.
+        run_cases: ``(model, size, batch, random weights)`` of each ``run`` end to end.
+        run_workers: DataLoader workers decoding for ``run``.
+        run_backend: ``run``'s ``--backend``.
+        throughput_cases: ``(model, size, batch)`` of each training throughput measurement.
+        throughput_epochs: Epochs of each (the first one reported apart).
+        throughput_limit: Training pairs per epoch (None: the whole sample).
+        total_budget_s: Seconds after which the remaining workloads are skipped with that reason.
     """
 
     device: str = "cuda"
@@ -60,17 +75,29 @@ class CheckPlan:
     batches: tuple[int, ...] = (1, 16)
     warmup: int = 5
     iterations: int = 20
-    budget_s: float = 300.0
+    budget_s: float = 200.0
     train_steps: int = 50
     train_size: int = 352
     train_batch: int = 8
     agreement_images: int | None = None
     stream_frames: int = 600
+    sample: str | None = None
+    run_cases: tuple[tuple[str, int, int, bool], ...] = (
+        ("brp_post", 512, 1, True),
+        ("brp_lite_post", 352, 16, False),
+    )
+    run_workers: int = 8
+    run_backend: str = "auto"
+    throughput_cases: tuple[tuple[str, int, int], ...] = (("brp_lite", 352, 16), ("brp", 512, 16))
+    throughput_epochs: int = 3
+    throughput_limit: int | None = None
+    total_budget_s: float = 380.0
 
 
-def plan_for(device: str = "cuda", quick: bool = False) -> CheckPlan:
-    """The full check on ``device``, or with ``quick`` the same cells at tiny sizes, few passes."""
-    plan = CheckPlan(device=device, quick=quick)
+def plan_for(device: str = "cuda", quick: bool = False, sample: str | None = None) -> CheckPlan:
+    """The full check on ``device``, or with ``quick`` the same cells at tiny sizes, few passes
+    (and ``run`` over 2-image batches, 2 short training epochs, when a ``sample`` is given)."""
+    plan = CheckPlan(device=device, quick=quick, sample=sample)
     if not quick:
         return plan
     return replace(
@@ -84,6 +111,14 @@ def plan_for(device: str = "cuda", quick: bool = False) -> CheckPlan:
         train_batch=2,
         agreement_images=2,
         stream_frames=4,
+        run_cases=(("brp_post", 64, 1, True), ("brp_lite_post", 64, 2, False)),
+        run_workers=0,
+        run_backend="torch",
+        # brp's 500 MB of checkpoints a CPU epoch writes would dominate; the logic is the same
+        throughput_cases=(("brp_lite", 64, 2),),
+        throughput_epochs=2,
+        throughput_limit=4,
+        total_budget_s=1200.0,
     )
 
 
@@ -96,6 +131,7 @@ def run_gpu_check(plan: CheckPlan, progress: bool = True) -> dict[str, Any]:
     import torch
 
     from endobench.checks.gpu_probes import mask_agreement, training_smoke
+    from endobench.checks.gpu_workloads import targets
     from endobench.devices import resolve_device
     from endobench.env import environment
     from endobench.runner.engine import device_name
@@ -103,6 +139,7 @@ def run_gpu_check(plan: CheckPlan, progress: bool = True) -> dict[str, Any]:
     from endobench.stream.probe import stream_probe
 
     device = resolve_device(plan.device)
+    _check_sample(plan.sample)
     began = time.perf_counter()
     benchmark = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed shapes: let cuDNN choose
@@ -111,6 +148,7 @@ def run_gpu_check(plan: CheckPlan, progress: bool = True) -> dict[str, Any]:
     finally:
         torch.backends.cudnn.benchmark = benchmark
     speed_s = time.perf_counter() - began
+    runs, throughput = workloads(plan, device, began, progress)
     _note(progress, "training smoke run")
     training = _guarded(
         lambda: training_smoke(device, plan.train_steps, plan.train_size, plan.train_batch)
@@ -142,6 +180,9 @@ def run_gpu_check(plan: CheckPlan, progress: bool = True) -> dict[str, Any]:
         "training": training,
         "agreement": agreement,
         "stream": stream,
+        "run": runs,
+        "train_throughput": throughput,
+        "targets": targets(runs, throughput),
     }
     record["seconds"] = time.perf_counter() - began
     record["passed"] = _passed(record)
@@ -172,6 +213,67 @@ def speed_cells(plan: CheckPlan, device, progress: bool = False) -> list[dict[st
             del model
             _free(device)
     return cells
+
+
+def _check_sample(sample: str | None) -> None:
+    """Refuse, in one line, a ``--sample`` folder without ``images/``."""
+    if sample is not None and not (Path(sample) / "images").is_dir():
+        from endobench.errors import ConfigError
+
+        raise ConfigError(
+            f"--sample {sample}: no images/ folder there; pack one with `make gpu-sample`"
+        )
+
+
+def workloads(
+    plan: CheckPlan, device, began: float, progress: bool = False
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``run`` end to end and training throughput on the packed sample (each skipped, with the
+    reason, without a sample or past ``plan.total_budget_s``)."""
+    from endobench.checks.gpu_workloads import run_workload, train_workload
+
+    def guarded(what: dict[str, Any], job) -> dict[str, Any]:
+        if plan.sample is None:
+            return what | {"status": "skipped", "reason": "no --sample DIR (make gpu-sample)"}
+        if time.perf_counter() - began > plan.total_budget_s:
+            reason = f"time budget of {plan.total_budget_s:.0f} s spent"
+            return what | {"status": "skipped", "reason": reason}
+        _note(progress, f"{what['workload']} {what['model']} at {what['size']} px")
+        return what | _guarded(job)
+
+    runs = [
+        guarded(
+            {"workload": "run", "model": m, "size": s, "batch": b},
+            lambda m=m, s=s, b=b, r=r: run_workload(
+                plan.sample,
+                str(device),
+                m,
+                s,
+                b,
+                random_weights=r,
+                workers=plan.run_workers,
+                backend=plan.run_backend,
+            ),
+        )
+        for m, s, b, r in plan.run_cases
+    ]
+    throughput = [
+        guarded(
+            {"workload": "train", "model": m, "size": s, "batch": b},
+            lambda m=m, s=s, b=b: train_workload(
+                plan.sample,
+                str(device),
+                m,
+                s,
+                b,
+                epochs=plan.throughput_epochs,
+                limit=plan.throughput_limit,
+                workers=plan.run_workers,
+            ),
+        )
+        for m, s, b in plan.throughput_cases
+    ]
+    return runs, throughput
 
 
 def _cell(model, error, spent, plan: CheckPlan, size, precision, batch) -> dict[str, Any]:
@@ -237,10 +339,13 @@ def _target(speed: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _passed(record: dict[str, Any]) -> bool:
-    """No speed cell failed; the training smoke run, the fp32 agreement and the stream ran."""
+    """No speed cell or workload failed; the training smoke run, the fp32 agreement and the
+    stream ran (the targets are reported, not required)."""
     speed_ok = all(cell["status"] != "failed" for cell in record["speed"])
+    workloads_ok = all(w["status"] != "failed" for w in record["run"] + record["train_throughput"])
     return (
         speed_ok
+        and workloads_ok
         and record["training"]["status"] == "ok"
         and record["agreement"]["status"] == "ok"
         and record.get("stream", {}).get("status") == "ok"
@@ -274,9 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default=None, help=f"write the JSON here too (default: {DOCS_JSON}, GPU runs only)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--sample", default=None, help="packed sample folder (make gpu-sample) for run and train"
+    )
     args = parser.parse_args(argv)
     try:
-        record = run_gpu_check(plan_for(args.device, args.quick), not args.no_progress)
+        plan = plan_for(args.device, args.quick, args.sample)
+        record = run_gpu_check(plan, not args.no_progress)
     except EndobenchError as err:
         print(f"Error: {err}", file=sys.stderr)
         return 2

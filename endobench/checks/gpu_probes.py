@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from endobench.backends import precision_unsupported
+from endobench.backends.cuda_graphs import capture_cuda_graph
 from endobench.predictor import resolve_dtype
 from endobench.runner.timing import ForwardTimer
 
@@ -25,20 +27,6 @@ from endobench.runner.timing import ForwardTimer
 VARIANTS = ("eager", "channels_last", "cuda_graph")
 #: GPU masks must agree with CPU masks at least this well on every image.
 AGREEMENT_DICE = 0.99
-
-
-def precision_unsupported(precision: str, device: torch.device) -> str | None:
-    """Why a precision cannot run on a device (None when it can)."""
-    if device.type == "cpu" and precision == "fp16":
-        return "fp16 autocast is not supported on the CPU"
-    if device.type == "cpu" and precision == "bf16":
-        from endobench.backends import cpu_supports_bf16
-
-        if not cpu_supports_bf16():
-            return "this CPU has no bf16 instructions"
-    if device.type == "cuda" and precision == "bf16" and not torch.cuda.is_bf16_supported():
-        return "this GPU does not support bf16"
-    return None
 
 
 def _autocast(device: torch.device, precision: str):
@@ -62,24 +50,6 @@ def _time(timer: ForwardTimer, fn: Callable[[], Any], warmup: int, iterations: i
     for _ in range(warmup):
         fn()
     return [timer(fn)[1] for _ in range(iterations)]
-
-
-def _graphed(fn: Callable[[], Any], warmup: int) -> Callable[[], Any]:
-    """Capture ``fn`` (static input and output) in a CUDA graph; return its replay."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(max(warmup, 2)):
-            fn()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-
-    def replay() -> None:
-        graph.replay()
-
-    return replay
 
 
 def speed_cell(
@@ -114,7 +84,7 @@ def speed_cell(
             model.to(memory_format=layout)
             fn = _forward(model, x.contiguous(memory_format=layout), precision)
             if name == "cuda_graph":
-                fn = _graphed(fn, warmup)
+                fn = capture_cuda_graph(fn, warmup)
             runs[name] = _time(timer, fn, warmup, iterations)
             variants[name] = float(np.median(runs[name]))
         except Exception as err:  # a variant that cannot run here is recorded, not fatal

@@ -254,4 +254,6 @@ def build_stream_report(
 
     out = _check_out(out, force)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return write_text_atomic(out, page(f"endobench report ({stamp})", [stream_section(stream_dirs)]))
+    return write_text_atomic(
+        out, page(f"endobench report ({stamp})", [stream_section(stream_dirs)])
+    )

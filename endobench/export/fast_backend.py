@@ -13,8 +13,9 @@ images), and takes ONNX Runtime when
 The export and its verdict are cached (:mod:`endobench.export.cache`: per weights sha256, model,
 input side and ONNX Runtime version), so the export and the comparison happen once; later calls
 read the verdict, which keeps the choice the same from run to run (a resumed run included).
-Everything else (a GPU, bf16, an ensemble, random weights) stays with the predictor it was given,
-and the reason says why.
+On a GPU it is :func:`endobench.export.gpu_path.select_gpu_path` (channels-last, CUDA graphs, a
+reduced precision only where its masks agree). Everything else (bf16 on a CPU, an ensemble on a
+CPU, random weights on a CPU) stays with the predictor it was given, and the reason says why.
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ def select_fast_backend(
     Returns:
         The selection; its ``predictor`` is ``predictor`` itself unless ONNX Runtime won.
     """
+    if predictor.device.type == "cuda" and requested == "auto" and predictor.backend == "torch":
+        from endobench.export.gpu_path import select_gpu_path
+
+        return select_gpu_path(predictor, min_dice=min_dice, images=images)
     kept = _why_eager(predictor, requested)
     if kept is not None:
         return BackendSelection(predictor, predictor.backend, kept)
@@ -196,20 +201,16 @@ def compare_backends(eager, fast, images: int = CALIBRATION_IMAGES) -> dict[str,
         images: How many of the bundled sample's real images (evenly spaced).
     """
     from endobench.env import cpu_name
-    from endobench.export.onnx import reference_images
     from endobench.metrics import mask_dice
 
-    references = reference_images()
-    picks = np.linspace(0, len(references) - 1, min(images, len(references))).round()
-    chosen = [references[int(i)] for i in sorted(set(picks))]
-    pictures = [image for _, image in chosen]
+    ids, pictures = calibration_images(images)
     dices = [
         mask_dice(np.asarray(a, bool), np.asarray(b, bool))
         for a, b in zip(fast.predict_masks(pictures), eager.predict_masks(pictures), strict=True)
     ]
     x = eager.preprocess(pictures[0])[None]
     return {
-        "images": [image_id for image_id, _ in chosen],
+        "images": ids,
         "min_dice": float(min(dices)),
         "mean_dice": float(np.mean(dices)),
         "torch_ms": _median_ms(eager.forward_batch, x),
@@ -219,6 +220,16 @@ def compare_backends(eager, fast, images: int = CALIBRATION_IMAGES) -> dict[str,
         "threads": _threads(),
         "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def calibration_images(images: int = CALIBRATION_IMAGES) -> tuple[list[str], list[np.ndarray]]:
+    """Ids and RGB arrays of ``images`` bundled real images, evenly spaced (the calibration sample)."""
+    from endobench.export.onnx import reference_images
+
+    references = reference_images()
+    picks = np.linspace(0, len(references) - 1, min(images, len(references))).round()
+    chosen = [references[int(i)] for i in sorted(set(picks))]
+    return [image_id for image_id, _ in chosen], [image for _, image in chosen]
 
 
 def _reason(check: dict[str, Any], agreed: bool, faster: bool) -> str:

@@ -217,9 +217,16 @@ def describe_fps(timing: dict[str, Any]) -> str:
         f"{counted(fps['images_timed'], 'image')}) at {cond.get('input_size')} px, "
         f"{cond.get('dtype')}, {cond.get('device_name') or cond.get('device')}, "
         f"{counted(cond.get('threads'), 'thread')}, batch 1"
-        + (f", {cond['backend']} {cond.get('precision')}" if cond.get("backend") else "")
+        + _path_text(cond)
         + (" [UNSTABLE]" if timing.get("unstable") else "")
     )
+
+
+def _path_text(cond: dict[str, Any]) -> str:
+    """Which inference path the FPS timed (older records: the backend and precision)."""
+    if cond.get("inference_path"):
+        return f", {cond['inference_path']}"
+    return f", {cond['backend']} {cond.get('precision')}" if cond.get("backend") else ""
 
 
 def describe_stability(timing: dict[str, Any]) -> str | None:

@@ -45,6 +45,9 @@ def test_a_steady_timing_on_an_idle_machine_is_stable():
     assert record["unstable"] is False and record["unstable_reasons"] == []
     assert describe_stability(record) is None
     assert describe_fps(record).endswith("batch 1, torch fp32")
+    path = {"inference_path": "torch + channels_last + cuda_graph bf16"}
+    record["conditions"] |= path
+    assert describe_fps(record).endswith("batch 1, torch + channels_last + cuda_graph bf16")
 
 
 def test_median_far_above_the_fastest_pass_is_unstable():
