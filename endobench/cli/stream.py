@@ -63,11 +63,17 @@ def stream(
         help="Size of overlay.mp4 against the source, in (0, 1]: 0.5 encodes a quarter of the "
         "pixels (the encoder runs on one core).",
     ),
+    backend: str = typer.Option(
+        "auto",
+        "--backend",
+        help="auto (fastest backend verified to give eager fp32's masks), torch or onnxruntime.",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an earlier stream's outputs."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress line."),
 ) -> None:
     """Segment every frame of a video in real time: overlay.mp4, frames.csv and summary.json."""
     from endobench.errors import ConfigError
+    from endobench.export.fast_backend import select_fast_backend
     from endobench.stream.run import StreamSettings, run_stream
     from endobench.stream.temporal import FilterParams
 
@@ -87,6 +93,8 @@ def stream(
         overlay_scale=overlay_scale,
         force=force,
         progress=not quiet,
+        backend=backend,
+        select_backend=select_fast_backend,
     )
     summary, folder = run_stream(settings)
     typer.echo(_result_line(summary, folder))

@@ -1,9 +1,12 @@
 """The stream's model: one call that opens the predictor (backend, device, threads) and the
 temporal filter it carries.
 
-Backend choice is :func:`open_predictor`'s alone: an exported ``.onnx`` file runs with ONNX
-Runtime (about 2.7x faster than eager PyTorch on a CPU), anything else with PyTorch, through
-:class:`endobench.predictor.Predictor`, the owner of the device, dtype and backend rules.
+:func:`open_predictor` opens the predictor: an exported ``.onnx`` file runs with ONNX Runtime,
+anything else with PyTorch, through :class:`endobench.predictor.Predictor`, the owner of the
+device, dtype and backend rules. With ``--backend auto`` (the default) the command then applies
+the fast path that ``run`` uses (:func:`endobench.export.fast_backend.select_fast_backend`: on a
+CPU, the cached ONNX Runtime export when its masks match eager fp32's), recorded in the summary
+as ``backend_choice``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def open_predictor(model: str | None, weights: str | None, device: str, batch_size: int):
+def open_predictor(
+    model: str | None, weights: str | None, device: str, batch_size: int, backend: str = "auto"
+):
     """Open the predictor of a stream (the one place its backend is chosen).
 
     Args:
@@ -44,6 +49,8 @@ def open_predictor(model: str | None, weights: str | None, device: str, batch_si
         weights: A checkpoint, an exported ``.onnx`` file, or None for the packaged weights.
         device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps`` (:func:`endobench.devices.resolve_device`).
         batch_size: Frames per forward pass at most.
+        backend: ``auto``, ``torch`` or ``onnxruntime`` (:mod:`endobench.backends`); the fast
+            path's choice among verified backends is applied after, by the command.
 
     Returns:
         The :class:`~endobench.predictor.Predictor`; call it from one thread at a time.
@@ -53,7 +60,7 @@ def open_predictor(model: str | None, weights: str | None, device: str, batch_si
 
     if model is None and not is_onnx_file(weights):
         model = DEFAULT_MODEL
-    return Predictor(model, weights=weights, device=device, batch_size=batch_size)
+    return Predictor(model, weights=weights, device=device, batch_size=batch_size, backend=backend)
 
 
 @dataclass(frozen=True)

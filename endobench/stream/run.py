@@ -9,6 +9,7 @@ weights sha256, backend, device, threads, temporal filter, source, machine load,
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,11 @@ class StreamSettings:
         queue_size: Frames each queue of the pipeline holds at most.
         force: Replace an earlier stream's outputs in ``out``.
         progress: Show the live progress line.
+        backend: ``auto`` (the fastest backend verified to give eager fp32's masks, when
+            ``select_backend`` is given), ``torch`` or ``onnxruntime``.
+        select_backend: The fast-path choice
+            (:func:`endobench.export.fast_backend.select_fast_backend`, passed in by the command
+            as for ``run``); None keeps the predictor's own backend.
     """
 
     source: str
@@ -61,6 +67,8 @@ class StreamSettings:
     queue_size: int = 2
     force: bool = False
     progress: bool = True
+    backend: str = "auto"
+    select_backend: Callable[..., Any] | None = None
 
 
 def default_out(source_name: str) -> Path:
@@ -97,7 +105,7 @@ def run_stream(settings: StreamSettings) -> tuple[dict[str, Any], Path]:
         out = Path(settings.out) if settings.out is not None else default_out(source.name)
         check_out_dir(out, settings.force)
         with torch_threads(settings.threads):
-            predictor, batch = _open_model(settings)
+            predictor, batch, backend_choice = _open_model(settings)
             analyser = FrameAnalyser(predictor)
             choice = choose_filter(settings.temporal_filter, predictor.config)
             _warm_up(analyser, batch)
@@ -116,6 +124,7 @@ def run_stream(settings: StreamSettings) -> tuple[dict[str, Any], Path]:
                     ).run()  # fmt: skip
                 summary = _summary(settings, source, predictor, choice, result, batch, load_start)
                 summary["overlay"] = {"width": overlay[0], "height": overlay[1]}
+                summary["backend_choice"] = backend_choice
                 outputs.finish(summary)
     finally:
         source.close()
@@ -132,10 +141,18 @@ def overlay_size(width: int, height: int, scale: float) -> tuple[int, int]:
 def _open_model(settings: StreamSettings):
     if settings.batch_size is not None and settings.batch_size < 1:
         raise ConfigError(f"--batch {settings.batch_size}: give at least 1")
-    predictor = open_predictor(settings.model, settings.weights, settings.device, 1)
+    predictor = open_predictor(
+        settings.model, settings.weights, settings.device, 1, backend=settings.backend
+    )
+    choice = None
+    if settings.select_backend is not None:
+        selection = settings.select_backend(
+            predictor, requested=settings.backend, progress=settings.progress
+        )
+        predictor, choice = selection.predictor, selection.record()
     batch = settings.batch_size or (1 if predictor.device.type == "cpu" else ACCELERATOR_BATCH)
     predictor.batch_size = batch
-    return predictor, batch
+    return predictor, batch, choice
 
 
 def _prepare_workers(predictor) -> int:

@@ -47,8 +47,20 @@ def test_sample_video_through_the_default_model(tmp_path, sample_root):
     summary = _check_outputs(tmp_path / "out", 10, 25.0)
     # every bundled frame shows a polyp: the packaged weights find them
     assert summary["raw_frames"] >= 8 and summary["detected"] is True
-    assert summary["backend"] == "torch" and summary["device"] == "cpu"
+    assert summary["device"] == "cpu"
+    # the default backend is run's fast path: the verified, faster of the two, with its reason
+    choice = summary["backend_choice"]
+    assert summary["backend"] == choice["backend"] in ("torch", "onnxruntime") and choice["reason"]
     assert "10 frames at" in result.stdout
+
+
+def test_backend_torch_keeps_eager_pytorch(tmp_path, sample_root):
+    video = write_video(tmp_path / "sample.mp4", sample_frames(sample_root, 3), fps=25)
+    result = _stream(video, "--out", tmp_path / "out", "--backend", "torch", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["backend"] == "torch" == summary["backend_choice"]["backend"]
+    assert "--backend torch" in summary["backend_choice"]["reason"]
 
 
 @pytest.mark.shared("PolypGen-negatives")
