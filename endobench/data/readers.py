@@ -189,6 +189,13 @@ def image_file_problem(path: str | os.PathLike) -> str | None:
     return None
 
 
+def decode_image_file(path: str | os.PathLike) -> tuple[np.ndarray, str]:
+    """The file's samples as decoded (type, channels and bit depth kept) and their channel order
+    (``"bgr"`` from OpenCV, ``"rgb"`` from tifffile), with the completeness checks of every reader.
+    """
+    return _decode(Path(path))
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         data = path.read_bytes()
