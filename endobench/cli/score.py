@@ -43,8 +43,14 @@ def score(
         help="Folder of ground-truth masks <name>.<ext> or <name>_mask.<ext> "
         "(optional with --negatives/--positives).",
     ),
-    pred: Path = typer.Option(
-        ..., "--pred", help="Folder of predictions <name>_mask.<ext> or <name>.<ext>."
+    pred: Path | None = typer.Option(
+        None, "--pred", help="Folder of predictions <name>_mask.<ext> or <name>.<ext>."
+    ),
+    maps: Path | None = typer.Option(
+        None,
+        "--maps",
+        help="Folder of 8- or 16-bit probability maps named like the truths (<name>.<ext>, "
+        "<name>_prob.png): PraNet's eval/main.m figures (meanDic, meanIoU, wFm, Sm, ...).",
     ),
     json_file: Path | None = typer.Option(
         None, "--json", help="Write the toolkit's JSON summary here."
@@ -80,8 +86,18 @@ def score(
         "the AUROC then ranks frames by maximum probability, as run does.",
     ),
 ) -> None:
-    """Score predictions with the EndoCV2021 toolkit's exact numbers (no torch)."""
+    """Score predictions with the EndoCV2021 toolkit's exact numbers, or probability maps with
+    PraNet's eval/main.m (--maps); no torch."""
     import warnings
+
+    if maps is not None:
+        _check_maps_alone(gt, pred, csv_file, standard, negatives, positives, prob)
+        _score_maps(gt, maps, json_file, overwrite, progress)
+        return
+    if pred is None:
+        from endobench.errors import ConfigError
+
+        raise ConfigError("nothing to score: pass --pred (masks) or --maps (probability maps)")
 
     from endobench.metrics.endocv_summary import ScoringWarning
     from endobench.metrics.frames import score_predictions
@@ -167,6 +183,53 @@ def register(app: typer.Typer) -> None:
     """Add ``score`` and ``score-gen`` to the root command group."""
     app.command("score")(score)
     app.command("score-gen")(score_gen)
+
+
+def _check_maps_alone(gt, pred, csv_file, standard, negatives, positives, prob) -> None:
+    from endobench.errors import ConfigError
+
+    if gt is None:
+        raise ConfigError("--maps needs --gt: the folder of the truths the maps are scored against")
+    if pred is not None or csv_file is not None or standard or negatives or positives or prob:
+        raise ConfigError(
+            "--maps scores probability maps on their own: leave out --pred, --csv, --standard, "
+            "--negatives, --positives and --prob (run score twice for both)"
+        )
+
+
+def _score_maps(gt: Path, maps: Path, json_file: Path | None, overwrite: bool, progress: bool):
+    from rich.console import Console
+
+    from endobench.errors import ScoringError
+    from endobench.metrics.pranet_files import score_map_folder
+
+    if json_file is not None and json_file.exists() and not overwrite:
+        raise ScoringError(f"{json_file} already exists: choose another file or pass --overwrite")
+    result = score_map_folder(gt, maps, progress=progress)
+    console = Console()
+    for note in result.warnings:
+        Console(stderr=True).print(f"[yellow]Warning:[/yellow] {note}", highlight=False)
+    console.print(pranet_eval_table(result.figures, len(result.names)))
+    if json_file is not None:
+        from endobench.io import write_json_atomic
+
+        write_json_atomic(json_file, result.as_json())
+        console.print(f"wrote {json_file}", highlight=False)
+
+
+def pranet_eval_table(figures: dict, images: int):
+    """The 13 figures of PraNet's eval/main.m as a rich table (``score --maps``, ``run``)."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"PraNet eval/main.m, {images} images",
+        caption="mean/max over 256 thresholds",
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in figures.items():
+        table.add_row(name, _fmt(value))
+    return table
 
 
 def _summary_table(result):

@@ -24,7 +24,7 @@ from endobench.data.matlab_imread import imread_like_matlab
 from endobench.data.pairing import list_images, strip_mask_suffix
 from endobench.errors import ScoringError
 from endobench.metrics.matlab_imresize import imresize
-from endobench.metrics.pranet_eval import JSON_KEY, PraNetEval
+from endobench.metrics.pranet_eval import JSON_KEY, ImageFigures, PraNetEval, image_figures
 from endobench.metrics.score_steps import track_scoring
 
 #: ``rgb2gray``'s weights in MATLAB: the first row of the inverse of the NTSC (YIQ) matrix.
@@ -126,6 +126,11 @@ def pair_maps(gt_dir: str | os.PathLike, maps_dir: str | os.PathLike) -> tuple[l
     return [(name, truths[name], maps[name]) for name in sorted(truths)], notes
 
 
+def block(figures: dict[str, float], images: int) -> dict:
+    """What ``score --maps`` and ``run`` write under ``"pranet_eval"``: the figures and the count."""
+    return dict(figures) | {"images": images}
+
+
 @dataclass
 class MapScores:
     """The result of :func:`score_map_folder`: the 13 figures, the images and the warnings."""
@@ -136,16 +141,14 @@ class MapScores:
 
     def as_json(self) -> dict:
         """The JSON block: ``{"pranet_eval": {figure: value, ..., "images": n}}``."""
-        return {JSON_KEY: dict(self.figures) | {"images": len(self.names)}}
+        return {JSON_KEY: block(self.figures, len(self.names))}
 
 
-def score_map_files(
-    accumulator: PraNetEval, name: str, truth_path: str | os.PathLike, map_path: str | os.PathLike
-) -> None:
-    """Read one truth and its map as main.m does and add them to ``accumulator``."""
+def map_file_figures(truth_path: str | os.PathLike, map_path: str | os.PathLike) -> ImageFigures:
+    """Read one truth and its map as main.m does; return the image's figures."""
     truth = read_truth(truth_path)
     levels, top = map_levels(imread_like_matlab(map_path), truth.shape, str(map_path))
-    accumulator.update(name, truth, levels, top)
+    return image_figures(truth, levels, top)
 
 
 def score_map_folder(
@@ -161,5 +164,5 @@ def score_map_folder(
     pairs, notes = pair_maps(gt_dir, maps_dir)
     accumulator = PraNetEval()
     for name, truth_path, map_path in track_scoring(pairs, progress):
-        score_map_files(accumulator, name, truth_path, map_path)
+        accumulator.add(name, map_file_figures(truth_path, map_path))
     return MapScores(accumulator.compute(), accumulator.names, notes)

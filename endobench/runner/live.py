@@ -91,6 +91,29 @@ def summary_table(result: RunResult) -> Table:
     return table
 
 
+#: The columns of the PraNet-eval table of a run (figure names of eval/main.m).
+PRANET_COLUMNS = ("meanDic", "meanIoU", "wFm", "Sm", "meanEm", "maxEm", "MAE")
+
+
+def pranet_eval_table(result: RunResult) -> Table:
+    """Return PraNet's eval/main.m figures of the sets that have them (``--save-prob``)."""
+    from rich import box
+
+    table = Table(
+        title="PraNet eval/main.m (probability maps, 256 thresholds)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
+    table.add_column("set", no_wrap=True)
+    for title in PRANET_COLUMNS:
+        table.add_column(title, justify="right", no_wrap=True)
+    for name, entry in result.sets.items():
+        if entry.pranet_eval:
+            table.add_row(name, *(f"{entry.pranet_eval[k]:.4f}" for k in PRANET_COLUMNS))
+    return table
+
+
 def detection_table(result: RunResult) -> Table:
     """Return the frame-level detection figures of the run's sets that have them."""
     from rich import box
@@ -128,6 +151,8 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
     console.print(summary_table(result))
     if any(entry.detection for entry in result.sets.values()):
         console.print(detection_table(result))
+    if any(entry.pranet_eval for entry in result.sets.values()):
+        console.print(pranet_eval_table(result))
     timing = result.timing
     console.print(describe_fps(timing))
     warning = describe_stability(timing)

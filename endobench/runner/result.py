@@ -19,6 +19,7 @@ class SetResult:
         standard: The set's standard metrics, when it was scored.
         detection: The set's frame-level detection figures (:mod:`endobench.metrics.detection`),
             when it was scored.
+        pranet_eval: PraNet's eval/main.m figures (``run --save-prob`` on a set with truth).
     """
 
     images: int
@@ -27,6 +28,7 @@ class SetResult:
     summary: dict[str, Any] | None = None
     standard: dict[str, Any] | None = None
     detection: dict[str, Any] | None = None
+    pranet_eval: dict[str, Any] | None = None
 
 
 @dataclass

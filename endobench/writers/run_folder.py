@@ -350,6 +350,7 @@ class RunFolder:
         rows: Iterable[Any],
         standard: Mapping[str, Any],
         detection: Mapping[str, Any] | None = None,
+        pranet_eval: Mapping[str, Any] | None = None,
     ) -> dict[str, Path]:
         """Write a set's toolkit JSON, per-image CSV and standard metrics; note them in ``run.json``.
 
@@ -360,6 +361,7 @@ class RunFolder:
             standard: The standard metrics.
             detection: The frame-level detection figures, written under ``"detection"`` beside
                 the toolkit's key.
+            pranet_eval: PraNet's eval/main.m figures, written under ``"pranet_eval"``.
 
         Returns:
             The paths written, as :func:`scores_paths` names them.
@@ -368,6 +370,8 @@ class RunFolder:
 
         paths = scores_paths(self.path, set_name)
         extra = {} if detection is None else {"detection": dict(detection)}
+        if pranet_eval is not None:
+            extra["pranet_eval"] = dict(pranet_eval)
         write_summary_json(paths["json"], dict(summary) | extra, overwrite=True)
         write_per_image_csv(paths["csv"], rows, overwrite=True)
         write_json_atomic(paths["standard"], dict(standard))
