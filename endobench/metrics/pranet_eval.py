@@ -18,7 +18,7 @@ steps, because an 8-bit map spanning 0..255 puts every level exactly on a thresh
 
 - the thresholds are MATLAB's colon operator: ``1 - k d`` for the first half, ``k d`` for the
   second (``d = 1/255``), not ``1 - k d`` throughout (Octave's ranges, which differ in the last
-  bit at 52 of the 256 thresholds);
+  bit at 72 of the 256 thresholds);
 - the normalised value is ``mapminmax``'s ``(x - xmin) * (1 / (xmax - xmin))``.
 
 Speed: an image's map holds at most 256 (65536 for 16-bit) levels, so the threshold sweep is two
@@ -63,15 +63,36 @@ SCALARS = ("wFm", "Sm", "MAE")
 JSON_KEY = "pranet_eval"
 
 
-def matlab_thresholds() -> np.ndarray:
-    """``1:-1/255:0`` as MATLAB's colon operator builds it (symmetric about the middle)."""
-    step = -1 / 255
-    count = 255  # intervals
-    half = np.arange(count // 2 + 1, dtype=np.float64)
+def matlab_colon(start: float, step: float, stop: float) -> np.ndarray:
+    """``start:step:stop`` as MATLAB builds it: symmetric about the middle.
+
+    The first half is ``start + k step``, the second ``last - k step`` counted from the end
+    (``last`` is ``stop`` when ``start + n step`` lands within rounding of it), and the middle
+    element of an odd count is ``(start + last) / 2``. Octave (and numpy) compute
+    ``start + k step`` throughout, which differs in the last bit.
+    """
+    tolerance = 2.0 * np.finfo(np.float64).eps * max(abs(start), abs(stop))
+    sign = np.sign(step)
+    count = int(np.round((stop - start) / step))
+    if sign * (start + count * step - stop) > tolerance:
+        count -= 1
+    if count < 0:
+        return np.empty(0)
+    last = start + count * step
+    if sign * (last - stop) > -tolerance:
+        last = stop
+    k = np.arange(count // 2 + 1, dtype=np.float64)
     values = np.empty(count + 1)
-    values[: half.size] = 1 + half * step
-    values[count - half.astype(int)] = 0 - half * step
+    values[: k.size] = start + k * step
+    values[count - k.astype(int)] = last - k * step
+    if count % 2 == 0:
+        values[count // 2] = (start + last) / 2
     return values
+
+
+def matlab_thresholds() -> np.ndarray:
+    """main.m's ``Thresholds = 1:-1/255:0`` (256 values) as MATLAB computes them."""
+    return matlab_colon(1.0, -1 / 255, 0.0)
 
 
 def naive_thresholds() -> np.ndarray:

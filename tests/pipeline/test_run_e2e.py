@@ -296,6 +296,19 @@ def test_size_sweep_batched_with_workers_and_probabilities(inputs, tmp_path):
         assert prob.dtype == np.uint8 and prob.shape == (288, 384)
         standard = json.loads((result.run_dir / "scores" / "clinic_standard.json").read_text())
         assert standard["prediction_source"] == "probability maps (8-bit)"
+        _assert_score_maps_equals_run(result, inputs["clinic"], tmp_path / f"maps-{size}.json")
+
+
+def _assert_score_maps_equals_run(result, images_dir: Path, json_file: Path) -> None:
+    """``score --maps`` on run --save-prob's maps gives run's own PraNet-eval block, to the bit."""
+    block = json.loads((result.run_dir / "scores" / "clinic.json").read_text())["pranet_eval"]
+    assert block == result.sets["clinic"].pranet_eval and block["images"] == 10
+    maps = result.run_dir / "probabilities" / "clinic"
+    args = ["score", "--gt", str(images_dir / "masks"), "--maps", str(maps), "--json", str(json_file)]
+    outcome = CliRunner().invoke(app, args)
+    assert outcome.exit_code == 0, outcome.output
+    assert "meanDic" in outcome.output
+    assert json.loads(json_file.read_text())["pranet_eval"] == block
 
 
 def test_package_compare_and_leaderboard_from_the_cli(e2e, inputs, tmp_path):
