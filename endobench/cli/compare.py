@@ -59,8 +59,9 @@ def compare(
     metrics: str | None = typer.Option(
         None,
         "--metrics",
-        help="Comma-separated titles (Jac,Dice,F2,PPV,Rec,Acc,Hdf,mDice,mIoU,Sα,Eφmax,Fβw,MAE,"
-        "HD95,FPS) or groups (endocv, standard, detection, all).",
+        help="Comma-separated titles (Jac,Dice,F2,PPV,Rec,Acc,Hdf,Dice@0.5,IoU@0.5,Sα,Eφmax,Fβw,"
+        "MAE,HD95,meanDic,meanIoU,wFm,Sm,meanEm,maxEm,FPS) or groups (endocv, standard, pranet, "
+        "detection, all).",
     ),
     baseline: str | None = typer.Option(
         None, "--baseline", help="Run or model name to show changes against."

@@ -67,7 +67,7 @@ def compare_runs(
             results follow in their own, unranked section.
         leaderboard_dir: The leaderboard folder (default: the checkout's ``leaderboard/``).
         metrics: Metric names, titles or groups (``endocv``, ``standard``, ``detection``, ``all``;
-            default: the EndoCV columns, mDice and detection where present, FPS).
+            default: the EndoCV columns, Dice@0.5, meanDic (PraNet eval) and detection where present, FPS).
         baseline: Run or model name to compute deltas against.
         fmt: ``md``, ``csv``, ``latex`` or ``html``.
 

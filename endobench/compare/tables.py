@@ -5,8 +5,10 @@ named families so that a reader knows which Dice is which:
 
 - EndoCV2021 toolkit scores (masks ``> 0``, mean over images): Jac, Dice, F2, PPV, Rec, Acc and
   Hdf (the set-normalised row Hausdorff, lower is better);
-- the field's standard metrics (PraNet's evaluation): mDice and mIoU (probability ``>= 0.5``),
-  Sα, Eφmax (and mEφ), Fβw, MAE and HD95 (boundary, pixels);
+- the standard metrics: Dice@0.5 and IoU@0.5 (probability ``>= 0.5``), Sα, Eφmax (and mEφ), Fβw,
+  MAE (pysodmetrics) and HD95 (boundary, pixels);
+- PraNet's eval/main.m figures (``run --save-prob``): meanDic, meanIoU, wFm, Sm, meanEm, maxEm
+  and MAE, each titled "(PraNet eval)": the numbers of the papers' tables;
 - frame-level detection (runs with polyp-free frames): FP frame rate, sensitivity, specificity,
   AUROC;
 - FPS.
@@ -25,6 +27,8 @@ from typing import Any
 
 from endobench.errors import ConfigError
 from endobench.leaderboard.records import (
+    DICE_05_TITLES,
+    PRANET_KEYS,
     UNSTABLE_MARK,
     condition_key,
     describe_condition,
@@ -43,14 +47,15 @@ METRICS: dict[str, tuple[str, bool, int]] = {
     "recall": ("Rec", True, 4),
     "accuracy": ("Acc", True, 4),
     "hausdorff": ("Hdf", False, 4),
-    "mdice": ("mDice", True, 4),
-    "miou": ("mIoU", True, 4),
+    "mdice": (DICE_05_TITLES["mdice"], True, 4),
+    "miou": (DICE_05_TITLES["miou"], True, 4),
     "s_alpha": ("Sα", True, 4),
     "e_phi_max": ("Eφmax", True, 4),
     "e_phi_mean": ("mEφ", True, 4),
     "fw_beta": ("Fβw", True, 4),
     "mae": ("MAE", False, 4),
     "hd95": ("HD95", False, 2),
+    **{key: (title, key != "pranet_mae", 4) for key, (_, title) in PRANET_KEYS.items()},
     "fp_frame_rate": ("FP frames", False, 4),
     "sensitivity": ("Sens.", True, 4),
     "specificity": ("Spec.", True, 4),
@@ -60,11 +65,13 @@ METRICS: dict[str, tuple[str, bool, int]] = {
 ENDOCV = ("jaccard", "dice", "f2", "ppv", "recall", "accuracy", "hausdorff")
 STANDARD = ("mdice", "miou", "s_alpha", "e_phi_max", "fw_beta", "mae", "hd95")
 DETECTION = ("fp_frame_rate", "sensitivity", "specificity", "auroc")
+PRANET = tuple(PRANET_KEYS)
 GROUPS = {
     "endocv": ENDOCV,
     "standard": STANDARD,
+    "pranet": PRANET,
     "detection": DETECTION,
-    "all": (*ENDOCV, *STANDARD, "e_phi_mean", *DETECTION, "fps"),
+    "all": (*ENDOCV, *STANDARD, "e_phi_mean", *PRANET, *DETECTION, "fps"),
 }
 ALIASES = {
     "eφ": "e_phi_max",
@@ -72,14 +79,20 @@ ALIASES = {
     "sa": "s_alpha",
     "fbw": "fw_beta",
     "fwb": "fw_beta",
+    "mdice": "mdice",
+    **{figure.lower(): key for key, (figure, _) in PRANET_KEYS.items() if figure != "MAE"},
 }
 FORMATS = ("md", "csv", "latex", "html")
 LEGEND = {
     "endocv": "Jac, Dice, F2, PPV, Rec, Acc, Hdf: EndoCV2021 toolkit (written masks > 0, mean over "
     "images; Hdf = row Hausdorff normalised by the set's largest, lower is better).",
-    "standard": "mDice, mIoU: PraNet-style mean Dice/IoU (written mask and truth pixels > 127); Sα, "
+    "standard": "Dice@0.5, IoU@0.5: mean Dice/IoU of the map at probability 0.5 (written mask "
+    "and truth pixels > 127; not PraNet's meanDic); Sα, "
     "Eφmax, mEφ, Fβw, MAE: pysodmetrics as PraNet's evaluation; HD95: boundary Hausdorff 95th "
     "percentile in pixels (medpy). Lower is better for MAE and HD95.",
+    "pranet": "meanDic, meanIoU, wFm, Sm, meanEm, maxEm, MAE (PraNet eval): PraNet's eval/main.m "
+    "on the 8-bit probability maps (run --save-prob): means over 256 thresholds, the papers' "
+    "tables' figures. Lower is better for MAE.",
     "detection": "FP frames, Sens., Spec., AUROC: frame level (a frame is positive when its mask "
     "has any foreground pixel); FP frames = share of polyp-free frames with a detection.",
 }
@@ -115,7 +128,7 @@ class Table:
 
 
 def parse_metrics(names: Iterable[str] | str | None) -> list[str]:
-    """Return metric keys from names, column titles or groups (``dice``, ``mDice``, ``standard``).
+    """Return metric keys from names, column titles or groups (``dice``, ``Dice@0.5``, ``meanDic``, ``standard``).
 
     Raises:
         ConfigError: An unknown metric, naming the known ones.
@@ -143,9 +156,10 @@ def parse_metrics(names: Iterable[str] | str | None) -> list[str]:
 
 
 def default_metrics(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    """EndoCV columns, then mDice and the detection columns where any record has them, then FPS."""
+    """EndoCV columns, then Dice@0.5, PraNet's meanDic and the detection columns where any record
+    has them, then FPS."""
     present = present_metrics(records)
-    extra = [k for k in ("mdice", *DETECTION) if k in present]
+    extra = [k for k in ("mdice", "pranet_meandic", *DETECTION) if k in present]
     return [*ENDOCV, *extra, "fps"]
 
 
@@ -250,7 +264,8 @@ def _add_notes(
     table: Table, records: Sequence[Mapping[str, Any]], conditions: list[tuple[str, ...]]
 ) -> None:
     keys = table.metrics
-    for family, members in (("endocv", ENDOCV), ("standard", (*STANDARD, "e_phi_mean"))):
+    families = (("endocv", ENDOCV), ("standard", (*STANDARD, "e_phi_mean")), ("pranet", PRANET))
+    for family, members in families:
         if any(k in keys for k in members):
             table.notes.append(LEGEND[family])
     if any(k in keys for k in DETECTION):

@@ -48,6 +48,21 @@ STANDARD_KEYS = {
     "mae": "mae",
     "hd95": "boundary_hd95",
 }
+#: Table metric -> figure of PraNet's eval/main.m (the ``"pranet_eval"`` object of
+#: ``scores/<SET>.json``, written by ``run --save-prob``), and its column title. One name, one
+#: definition: "meanDic (PraNet eval)" is main.m's 256-threshold mean, "Dice@0.5" (``mdice``) the
+#: Dice of the map thresholded at 0.5.
+PRANET_KEYS = {
+    "pranet_meandic": ("meanDic", "meanDic (PraNet eval)"),
+    "pranet_meaniou": ("meanIoU", "meanIoU (PraNet eval)"),
+    "pranet_wfm": ("wFm", "wFm (PraNet eval)"),
+    "pranet_sm": ("Sm", "Sm (PraNet eval)"),
+    "pranet_meanem": ("meanEm", "meanEm (PraNet eval)"),
+    "pranet_maxem": ("maxEm", "maxEm (PraNet eval)"),
+    "pranet_mae": ("MAE", "MAE (PraNet eval)"),
+}
+#: Column titles of the Dice and IoU at probability 0.5 (``mdice``, ``miou``).
+DICE_05_TITLES = {"mdice": "Dice@0.5", "miou": "IoU@0.5"}
 #: Frame-level detection figures kept from the ``"detection"`` object of ``scores/<SET>.json``.
 
 
@@ -99,6 +114,16 @@ def standard_scores(values: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def pranet_scores(block: Mapping[str, Any]) -> dict[str, float]:
+    """Return the table's PraNet-eval metrics from a ``"pranet_eval"`` block."""
+    out = {}
+    for metric, (figure, _) in PRANET_KEYS.items():
+        value = block.get(figure)
+        if isinstance(value, (int, float)) and value == value:
+            out[metric] = float(value)
+    return out
+
+
 def _set_entry(run_dir: Path, set_name: str, info: Mapping[str, Any], hint: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"images": info.get("images")}
     paths = scores_paths(run_dir, set_name)
@@ -109,6 +134,8 @@ def _set_entry(run_dir: Path, set_name: str, info: Mapping[str, Any], hint: str)
             entry["scores"] = toolkit_scores(toolkit)
         if isinstance(toolkit.get("detection"), Mapping):
             entry["detection"] = {k: toolkit["detection"].get(k) for k in DETECTION_KEYS}
+        if isinstance(toolkit.get("pranet_eval"), Mapping):
+            entry["pranet_eval"] = pranet_scores(toolkit["pranet_eval"])
     standard_file = (
         run_dir / info["standard_json"] if info.get("standard_json") else paths["standard"]
     )
@@ -118,10 +145,12 @@ def _set_entry(run_dir: Path, set_name: str, info: Mapping[str, Any], hint: str)
 
 
 def record_values(record: Mapping[str, Any], set_name: str) -> dict[str, float | None]:
-    """Return every table metric of a record's set: EndoCV scores, standard metrics, detection."""
+    """Return every table metric of a record's set: EndoCV scores, standard metrics, PraNet
+    eval, detection."""
     entry = record.get("sets", {}).get(set_name, {})
     values: dict[str, float | None] = dict(entry.get("scores") or {})
     values |= entry.get("standard") or {}
+    values |= entry.get("pranet_eval") or {}
     detection = entry.get("detection") or {}
     values |= {
         k: detection.get(k) for k in ("fp_frame_rate", "sensitivity", "specificity", "auroc")

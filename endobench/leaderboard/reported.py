@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from endobench.errors import ConfigError, EndobenchError
+from endobench.leaderboard.records import DICE_05_TITLES, PRANET_KEYS
 
 REPORTED_SCHEMA = 1
 REPORTED_HEADING = "Reported in papers (reported, not measured here)"
@@ -26,8 +27,9 @@ REPORTED_COLUMNS = {
     "recall": "Rec",
     "accuracy": "Acc",
     "hausdorff": "Hdf",
-    "mdice": "mDice",
-    "miou": "mIoU",
+    "mdice": DICE_05_TITLES["mdice"],
+    "miou": DICE_05_TITLES["miou"],
+    **{key: title for key, (_, title) in PRANET_KEYS.items()},
     "fw_beta": "Fβw",
     "s_alpha": "Sα",
     "e_phi_max": "Eφmax",

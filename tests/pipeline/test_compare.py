@@ -23,7 +23,7 @@ def test_markdown_table_bolds_the_best_per_column(handmade_runs):
     text = compare_runs(handmade_runs, fmt="md")
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     assert lines[0].startswith(
-        "| Data set | Model | Size | Jac | Dice | F2 | PPV | Rec | Acc | Hdf | mDice | FPS |"
+        "| Data set | Model | Size | Jac | Dice | F2 | PPV | Rec | Acc | Hdf | Dice@0.5 | FPS |"
     )
     rows = {line.split("|")[2].strip(): line.split("|") for line in lines[1:]}
     assert set(rows) == {"alpha", "beta", "gamma"}
@@ -35,9 +35,9 @@ def test_markdown_table_bolds_the_best_per_column(handmade_runs):
     assert rows["beta"][8].strip().startswith("**") and rows["gamma"][7].strip().startswith("**")
     assert rows["beta"][12].strip() == "**80.0**"
     assert "forward pass only, batch 1" in text
-    # Which Dice is which: the legend names the toolkit's Dice and PraNet's mDice.
+    # Which Dice is which: the legend names the toolkit's Dice and the Dice at 0.5.
     assert "Dice, F2, PPV, Rec, Acc, Hdf: EndoCV2021 toolkit" in text
-    assert "mDice, mIoU: PraNet-style mean Dice/IoU" in text
+    assert "Dice@0.5, IoU@0.5: mean Dice/IoU of the map at probability 0.5" in text
     standard = json.loads((exact / "scores" / "clinicdb_standard.json").read_text())
     assert rows["alpha"][11].strip().strip("*") == f"{standard['mean_dice_0.5']:.4f}"
 

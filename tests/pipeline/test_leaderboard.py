@@ -52,7 +52,7 @@ def test_records_round_trip_and_render(handmade_runs, sample_pairs, tmp_path):
     cpu_table = text.split("## clinicdb — Test CPU")[1].split("##")[0]
     # The standard columns, named apart from the toolkit's Dice.
     assert (
-        "| Dice | F2 | PPV | Rec | Acc | Hdf | mDice | mIoU | Sα | Eφmax | Fβw | MAE | HD95 |"
+        "| Dice | F2 | PPV | Rec | Acc | Hdf | Dice@0.5 | IoU@0.5 | Sα | Eφmax | Fβw | MAE | HD95 |"
         in text
     )
     standard = json.loads((handmade_runs[0] / "scores" / "clinicdb_standard.json").read_text())
@@ -286,7 +286,7 @@ def test_mdice_column_always_and_a_note_for_records_without_it(tmp_path):
     new["sets"]["kvasir"]["standard"] = {"mdice": 0.8839}
     _write_records(board, [old, new])
     text = render_leaderboard(board)[0].read_text()
-    assert "| Hdf | mDice | FPS |" in text
+    assert "| Hdf | Dice@0.5 | FPS |" in text
     assert "| 0.8839 |" in text and "| – | 10.0 |" in text
     assert "missing (–) for old:" in text and "leaderboard add RUN --force" in text
 
