@@ -117,11 +117,38 @@ def test_score_command_runs_without_torch_pandas_or_matplotlib(folders, tmp_path
         score(gt={str(gt_dir)!r}, pred={str(pred_dir)!r}, json_file=None, csv_file=None,
               test_type=None, missing_as_empty=False, standard=False, overwrite=False,
               gt_threshold=0, progress=False, skip_problems=False, negatives=[], positives=[],
-              prob=None)
+              prob=None, maps=None)
         heavy = [m for m in ("torch", "pandas", "matplotlib", "sklearn") if m in sys.modules]
         print("HEAVY", heavy)
+        # --maps imports pysodmetrics (its weighted F-measure), which brings pandas and sklearn,
+        # as --standard does; never torch or matplotlib.
+        score(gt={str(gt_dir)!r}, pred=None, maps={str(pred_dir)!r}, json_file=None,
+              csv_file=None, standard=False, overwrite=False, progress=False, negatives=[],
+              positives=[], prob=None)
+        print("MAPS HEAVY", [m for m in ("torch", "matplotlib") if m in sys.modules])
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert "HEAVY []" in out.stdout
+    assert "HEAVY []" in out.stdout and "MAPS HEAVY []" in out.stdout
+
+
+def test_score_maps_writes_pranets_figures_and_refuses_mixed_options(folders, tmp_path):
+    gt_dir, pred_dir = folders
+    out = tmp_path / "pranet.json"
+    result = runner.invoke(
+        app, ["score", "--gt", str(gt_dir), "--maps", str(pred_dir), "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "meanDic" in result.stdout and "PraNet eval/main.m" in result.stdout
+    block = json.loads(out.read_text())["pranet_eval"]
+    assert list(block)[:3] == ["meanDic", "meanIoU", "wFm"] and block["images"] > 0
+    again = runner.invoke(app, ["score", "--gt", str(gt_dir), "--maps", str(pred_dir), "--json", str(out)])
+    assert again.exit_code == 2 and "already exists" in again.stderr
+    for extra in (["--pred", str(pred_dir)], ["--standard"]):
+        mixed = runner.invoke(app, ["score", "--gt", str(gt_dir), "--maps", str(pred_dir), *extra])
+        assert mixed.exit_code == 2 and "on their own" in mixed.stderr
+    alone = runner.invoke(app, ["score", "--maps", str(pred_dir)])
+    assert alone.exit_code == 2 and "--maps needs --gt" in alone.stderr
+    nothing = runner.invoke(app, ["score", "--gt", str(gt_dir)])
+    assert nothing.exit_code == 2 and "pass --pred" in nothing.stderr
