@@ -90,14 +90,9 @@ def score(
     PraNet's eval/main.m (--maps); no torch."""
     import warnings
 
-    if maps is not None:
-        _check_maps_alone(gt, pred, csv_file, standard, negatives, positives, prob)
-        _score_maps(gt, maps, json_file, overwrite, progress)
-        return
-    if pred is None:
-        from endobench.errors import ConfigError
-
-        raise ConfigError("nothing to score: pass --pred (masks) or --maps (probability maps)")
+    if maps is not None or pred is None:
+        _check_maps_alone(gt, pred, maps, csv_file, standard, negatives, positives, prob)
+        return _score_maps(gt, maps, json_file, overwrite, progress)
 
     from endobench.metrics.endocv_summary import ScoringWarning
     from endobench.metrics.frames import score_predictions
@@ -185,9 +180,11 @@ def register(app: typer.Typer) -> None:
     app.command("score-gen")(score_gen)
 
 
-def _check_maps_alone(gt, pred, csv_file, standard, negatives, positives, prob) -> None:
+def _check_maps_alone(gt, pred, maps, csv_file, standard, negatives, positives, prob) -> None:
     from endobench.errors import ConfigError
 
+    if maps is None:
+        raise ConfigError("nothing to score: pass --pred (masks) or --maps (probability maps)")
     if gt is None:
         raise ConfigError("--maps needs --gt: the folder of the truths the maps are scored against")
     if pred is not None or csv_file is not None or standard or negatives or positives or prob:

@@ -32,14 +32,14 @@ COLUMNS = (
     ("Dice@0.5", "mean_dice_0.5"),
     ("meanDic (PraNet eval)", "pranet_meandic"),
 )
+_PRANET = ("pranet_meandic",)
 
 
 def evaluation_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     """Summarise a finished run folder for a card: model, weights, per-set scores, FPS.
 
-    Each set's scores are the EndoCV2021 toolkit metrics plus the mean Dice and IoU at 0.5
-    (truth ``> 127``, prediction at 0.5) from the run's standard metrics, and PraNet's eval/main.m
-    meanDic where the run saved its probability maps (``run --save-prob``).
+    Each set's scores: the EndoCV2021 toolkit metrics, the mean Dice and IoU at 0.5 (truth ``> 127``)
+    and PraNet's eval/main.m meanDic where the run saved its probability maps.
 
     Raises:
         EndobenchError: The folder is not a finished run.
@@ -58,8 +58,7 @@ def evaluation_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
             for key in ("mean_dice_0.5", "mean_iou_0.5"):
                 if isinstance(values.get(key), (int, float)) and values[key] == values[key]:
                     scores[key] = values[key]  # NaN on polyp-free frames: no positives' figure
-        if "pranet_meandic" in (entry.get("pranet_eval") or {}):
-            scores["pranet_meandic"] = entry["pranet_eval"]["pranet_meandic"]
+        scores |= {k: v for k, v in (entry.get("pranet_eval") or {}).items() if k in _PRANET}
         sets[name] = {"images": entry.get("images"), "scores": scores}
         scores_json = run["sets"].get(name, {}).get("scores_json")
         if scores_json and (run_dir / scores_json).is_file():
@@ -319,12 +318,11 @@ def _evaluations_section(evaluations: Sequence[Mapping[str, Any]]) -> list[str]:
         "",
         "## Evaluations",
         "",
-        "EndoCV2021 toolkit metrics (truth binarised `> 0`, as the toolkit does), Dice@0.5: the mean "
-        "Dice at probability 0.5 (truth and written mask pixels `> 127`), and meanDic (PraNet "
-        "eval): PraNet's eval/main.m on the saved 8-bit probability maps, the figure papers quote "
-        "(`-` where the run kept no maps). FPS: forward pass, batch 1, "
-        "median. Frame-level detection: a frame is called positive when its written mask has any "
-        "foreground pixel; AUROC ranks frames by their highest probability.",
+        "EndoCV2021 toolkit metrics (truth binarised `> 0`, as the toolkit does); Dice@0.5: mean "
+        "Dice at probability 0.5 (truth and mask pixels `> 127`); meanDic (PraNet eval): PraNet's "
+        "eval/main.m on the saved 8-bit probability maps (`-`: no maps kept). FPS: forward pass, "
+        "batch 1, median. Frame-level detection: a frame is called positive when its written mask "
+        "has any foreground pixel; AUROC ranks frames by their highest probability.",
     ]
     for ev in evaluations:
         fps = ev.get("fps") or {}

@@ -102,7 +102,9 @@ def test_centroid_rounds_halves_away_from_zero_as_matlab():
     mine = s_measure(prediction, truth)
     assert mine != pytest.approx(pysod, abs=1e-6)
     truth[2, 2] = True  # centroid no longer a half: the two agree
-    assert s_measure(prediction, truth) == pytest.approx(Smeasure().cal_sm(prediction, truth), abs=1e-14)
+    assert s_measure(prediction, truth) == pytest.approx(
+        Smeasure().cal_sm(prediction, truth), abs=1e-14
+    )
 
 
 def _direct_curves(truth, prediction):

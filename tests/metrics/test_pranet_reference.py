@@ -27,7 +27,11 @@ def _assert_matches(values: dict, reference: dict) -> None:
     assert values["images"] == reference["images"]
     for name in FIGURES:
         tolerance = WFM_TOLERANCE if name == "wFm" else EXACT_TOLERANCE
-        assert abs(values[name] - reference[name]) <= tolerance, (name, values[name], reference[name])
+        assert abs(values[name] - reference[name]) <= tolerance, (
+            name,
+            values[name],
+            reference[name],
+        )
 
 
 def _score(gt_dir: Path, maps_dir: Path, thresholds: np.ndarray) -> dict:

@@ -143,7 +143,9 @@ def test_score_maps_writes_pranets_figures_and_refuses_mixed_options(folders, tm
     assert "meanDic" in result.stdout and "PraNet eval/main.m" in result.stdout
     block = json.loads(out.read_text())["pranet_eval"]
     assert list(block)[:3] == ["meanDic", "meanIoU", "wFm"] and block["images"] > 0
-    again = runner.invoke(app, ["score", "--gt", str(gt_dir), "--maps", str(pred_dir), "--json", str(out)])
+    again = runner.invoke(
+        app, ["score", "--gt", str(gt_dir), "--maps", str(pred_dir), "--json", str(out)]
+    )
     assert again.exit_code == 2 and "already exists" in again.stderr
     for extra in (["--pred", str(pred_dir)], ["--standard"]):
         mixed = runner.invoke(app, ["score", "--gt", str(gt_dir), "--maps", str(pred_dir), *extra])

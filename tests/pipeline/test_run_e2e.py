@@ -304,7 +304,15 @@ def _assert_score_maps_equals_run(result, images_dir: Path, json_file: Path) -> 
     block = json.loads((result.run_dir / "scores" / "clinic.json").read_text())["pranet_eval"]
     assert block == result.sets["clinic"].pranet_eval and block["images"] == 10
     maps = result.run_dir / "probabilities" / "clinic"
-    args = ["score", "--gt", str(images_dir / "masks"), "--maps", str(maps), "--json", str(json_file)]
+    args = [
+        "score",
+        "--gt",
+        str(images_dir / "masks"),
+        "--maps",
+        str(maps),
+        "--json",
+        str(json_file),
+    ]
     outcome = CliRunner().invoke(app, args)
     assert outcome.exit_code == 0, outcome.output
     assert "meanDic" in outcome.output
