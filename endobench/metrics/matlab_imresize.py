@@ -11,7 +11,9 @@ MATLAB's documented algorithm:
 - the kernel is Keys' cubic (``a = -0.5``); when shrinking it is stretched by ``1 / scale`` and
   scaled by ``scale`` (antialiasing), so it spans ``4 / scale`` input pixels;
 - each output pixel's weights are normalised to sum to 1; indices outside the image are mirrored
-  (``1 .. n, n .. 1`` repeated); columns of weights that are zero for every output pixel dropped;
+  (``1 .. n, n .. 1`` repeated) as recent MATLAB releases do (older releases clamped them to the
+  edge pixel instead: the two differ only within two pixels of the border, times ``1 / scale``
+  when shrinking); columns of weights that are zero for every output pixel are dropped;
 - the dimension with the smaller scale is resized first (rows first on a tie), and an integer
   image is rounded (half away from zero) and saturated to its type after EACH dimension, as
   MATLAB's ``imresizemex`` returns the input's class.

@@ -5,7 +5,8 @@ The reading steps are main.m's, in its order:
 - truth: ``imread``; a colour truth goes through ``rgb2gray`` (MATLAB's coefficients, rounded to
   the type); unless the file is 1-bit (``logical``), polyp is ``> 128``;
 - map: ``imread``; resized to the truth's size with MATLAB's ``imresize`` when the sizes differ
-  (:mod:`endobench.metrics.matlab_imresize`); its first channel (red of a colour map); then
+  (:mod:`endobench.metrics.matlab_imresize`; a 1-bit map as ``imresize`` does it: ``im2uint8``,
+  resized, ``> 128``); its first channel (red of a colour map); then
   ``im2double`` divides by the type's maximum (:mod:`endobench.metrics.pranet_eval` does the rest).
 
 Maps pair with truths by name: the truth ``<name>.<ext>`` or ``<name>_mask.<ext>``, the map
@@ -61,14 +62,11 @@ def map_levels(pixels: np.ndarray, size_hw: tuple[int, int], source: str) -> tup
         ``(levels, top)``: the integer map and the type's maximum ``im2double`` divides by.
 
     Raises:
-        ScoringError: A map of another type, or a 1-bit map of another size.
+        ScoringError: A map of another sample type (float, say).
     """
     if pixels.dtype == bool:
-        if pixels.shape[:2] != tuple(size_hw):
-            raise ScoringError(
-                f"{source}: a 1-bit map of size {pixels.shape[:2]} for a truth of {tuple(size_hw)}; "
-                "save the map at the truth's size"
-            )
+        if pixels.shape[:2] != tuple(size_hw):  # imresize: im2uint8, resize, then > 128
+            pixels = imresize(pixels.astype(np.uint8) * 255, size_hw) > 128
         return pixels.astype(np.uint8), 1
     if pixels.dtype not in (np.uint8, np.uint16):
         raise ScoringError(

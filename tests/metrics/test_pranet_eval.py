@@ -218,6 +218,10 @@ def test_one_bit_and_16_bit_maps(tmp_path):
     # Perfect at every threshold but 0, where every pixel is polyp: Dice 2*4 / (4 + 16).
     assert values["maxDic"] == 1 and values["MAE"] == 0
     assert values["meanDic"] == pytest.approx((255 + 0.4) / 256, abs=1e-15)
+    small = np.zeros((2, 2), bool)
+    small[0, 0] = True  # imresize of a 1-bit map: to uint8, bicubic, then > 128
+    levels, top = map_levels(small, (4, 4), "small.png")
+    assert top == 1 and np.array_equal(levels, (imresize(small * np.uint8(255), (4, 4)) > 128))
     sixteen = (bits * 65535).astype(np.uint16)
     assert _figures(truth, sixteen, 65535) == values
     assert list(values) == list(FIGURES)
