@@ -124,7 +124,7 @@ def pair_maps(gt_dir: str | os.PathLike, maps_dir: str | os.PathLike) -> tuple[l
     return [(name, truths[name], maps[name]) for name in sorted(truths)], notes
 
 
-def block(figures: dict[str, float], images: int) -> dict:
+def pranet_block(figures: dict[str, float], images: int) -> dict:
     """What ``score --maps`` and ``run`` write under ``"pranet_eval"``: the figures and the count."""
     return dict(figures) | {"images": images}
 
@@ -139,7 +139,7 @@ class MapScores:
 
     def as_json(self) -> dict:
         """The JSON block: ``{"pranet_eval": {figure: value, ..., "images": n}}``."""
-        return {JSON_KEY: block(self.figures, len(self.names))}
+        return {JSON_KEY: pranet_block(self.figures, len(self.names))}
 
 
 def map_file_figures(truth_path: str | os.PathLike, map_path: str | os.PathLike) -> ImageFigures:
