@@ -153,6 +153,10 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
         console.print(detection_table(result))
     if any(entry.pranet_eval for entry in result.sets.values()):
         console.print(pranet_eval_table(result))
+    elif any(entry.summary for entry in result.sets.values()):
+        console.print(
+            "PraNet eval/main.m figures (meanDic, ...): run with --save-prob", style="dim"
+        )
     timing = result.timing
     console.print(describe_fps(timing))
     warning = describe_stability(timing)
