@@ -24,9 +24,10 @@ import numpy as np
 from endobench.data.matlab_imread import imread_like_matlab
 from endobench.data.pairing import list_images, strip_mask_suffix
 from endobench.errors import ScoringError
+from endobench.metrics.folders import track_scoring
 from endobench.metrics.matlab_imresize import imresize
 from endobench.metrics.pranet_eval import JSON_KEY, ImageFigures, PraNetEval, image_figures
-from endobench.metrics.score_steps import track_scoring
+from endobench.metrics.set_scorer import Frame, FrameConsumer
 
 #: ``rgb2gray``'s weights in MATLAB: the first row of the inverse of the NTSC (YIQ) matrix.
 RGB2GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
@@ -164,3 +165,34 @@ def score_map_folder(
     for name, truth_path, map_path in track_scoring(pairs, progress):
         accumulator.add(name, map_file_figures(truth_path, map_path))
     return MapScores(accumulator.compute(), accumulator.names, notes)
+
+
+def frame_figures(frame: Frame) -> ImageFigures | None:
+    """A frame's figures from its truth and probability-map files (None when it has none)."""
+    return None if frame.files is None else map_file_figures(*frame.files)
+
+
+class PraNetSetBlock:
+    """The set scorer's accumulator of the figures: the block, or None unless every frame had
+    its files (a set without truth files or without saved maps)."""
+
+    def __init__(self) -> None:
+        self.evaluation = PraNetEval()
+        self.lacking = 0
+
+    def add(self, name: str, figures: ImageFigures | None) -> None:
+        """Add one frame's figures (None: the frame had no files)."""
+        if figures is None:
+            self.lacking += 1
+        else:
+            self.evaluation.add(name, figures)
+
+    def compute(self) -> dict | None:
+        """The ``"pranet_eval"`` block, or None."""
+        if self.lacking or not len(self.evaluation):
+            return None
+        return pranet_block(self.evaluation.compute(), len(self.evaluation))
+
+
+#: PraNet's eval/main.m figures as a per-frame block of the set scorer (``run --save-prob``).
+PRANET_EVAL = FrameConsumer(JSON_KEY, frame_figures, PraNetSetBlock)

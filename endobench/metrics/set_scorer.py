@@ -60,6 +60,8 @@ class Frame:
         probability: An 8-bit probability map of the frame, when the per-frame consumers should
             read it instead of the mask (``run --save-prob``).
         score: The frame's detection score for the AUROC (its maximum probability), when known.
+        files: The truth file and the probability-map file, for blocks that read the files by
+            their own rule (PraNet's eval/main.m: :data:`endobench.metrics.pranet_files.PRANET_EVAL`).
     """
 
     name: str
@@ -67,6 +69,7 @@ class Frame:
     prediction: np.ndarray | None
     probability: np.ndarray | None = None
     score: float | None = None
+    files: tuple[str, str] | None = None
 
 
 class FrameAccumulator(Protocol):

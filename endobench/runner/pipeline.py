@@ -269,7 +269,7 @@ def _score_sets(
                 bar.advance(t, n)
 
             truth = not input_set.positive_frames
-            scorers.append(run_scorer(truth))
+            scorers.append(run_scorer(truth, config.save_prob))
             scores = score_set(
                 folder.path,
                 input_set.name,
@@ -293,9 +293,13 @@ def _write_set_scores(folder: RunFolder, set_name: str, scores, entry: SetResult
     if scores.summary is None:
         folder.write_detection(set_name, scores.detection)
         return
-    folder.write_scores(set_name, scores.summary, scores.rows, scores.standard, scores.detection)
+    pranet_eval = scores.extras.get("pranet_eval")
+    folder.write_scores(
+        set_name, scores.summary, scores.rows, scores.standard, scores.detection, pranet_eval
+    )
     entry.summary = scores.summary
     entry.standard = scores.standard
+    entry.pranet_eval = pranet_eval
 
 
 def _timing(engine: Engine, config: RunConfig, log: TimingLog, folder: RunFolder) -> dict[str, Any]:

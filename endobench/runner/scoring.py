@@ -5,7 +5,9 @@ This module only reads a run's files into frames; the numbers come from the one 
 ``<name>_mask.jpg`` and the truth file are read exactly as ``endobench score`` reads them (channel
 0), so the EndoCV numbers and the standard metrics equal ``endobench score --standard --gt <truth>
 --pred <set>_pred`` on the same files, except that with ``--save-prob`` the standard metrics read
-the 8-bit probability maps instead of the masks (recorded as ``prediction_source``). Writing the
+the 8-bit probability maps instead of the masks (recorded as ``prediction_source``), and PraNet's
+eval/main.m figures are computed from the truth and map files exactly as ``endobench score --maps``
+computes them (:data:`endobench.metrics.pranet_files.PRANET_EVAL`). Writing the
 results is the run folder's job (:meth:`endobench.writers.run_folder.RunFolder.write_scores`).
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from endobench.data.readers import read_mask_channel
+from endobench.metrics.pranet_files import PRANET_EVAL
 from endobench.metrics.set_scorer import Frame, MeasuredFrame, ScoreResult, SetScorer
 from endobench.writers.masks import mask_path, prob_path, read_prob
 
@@ -25,9 +28,10 @@ from endobench.writers.masks import mask_path, prob_path, read_prob
 MeasuredFrames = Callable[[str, Mapping[str, Any]], MeasuredFrame]
 
 
-def run_scorer(truth: bool = True) -> SetScorer:
-    """The scorer of one set of a run: the standard metrics for sets with truth, detection always."""
-    return SetScorer(standard=truth)
+def run_scorer(truth: bool = True, use_prob: bool = False) -> SetScorer:
+    """The scorer of one set of a run: the standard metrics for sets with truth (and PraNet's
+    eval/main.m figures when the run saved its maps), detection always."""
+    return SetScorer(standard=truth, consumers=(PRANET_EVAL,) if truth and use_prob else ())
 
 
 def score_image(
@@ -49,12 +53,13 @@ def score_image(
     prediction = read_mask_channel(mask_path(run_dir, set_name, entry["name"]))
     frame = Frame(entry["name"], None, prediction)
     if truth:
-        probability = None
+        probability, files = None, None
         if use_prob:
-            prob = read_prob(prob_path(run_dir, set_name, entry["name"]))
-            probability = np.rint(prob * 255).astype(np.uint8)  # the PNG's own 8-bit values
-        frame = Frame(entry["name"], _truth_channel(entry), prediction, probability)
-    return run_scorer(truth).rules.measure(frame)
+            map_file = prob_path(run_dir, set_name, entry["name"])
+            probability = np.rint(read_prob(map_file) * 255).astype(np.uint8)  # the PNG's values
+            files = (str(entry["mask"]), str(map_file)) if entry.get("mask") else None
+        frame = Frame(entry["name"], _truth_channel(entry), prediction, probability, files=files)
+    return run_scorer(truth, use_prob).rules.measure(frame)
 
 
 def score_set(
@@ -93,7 +98,7 @@ def score_set(
         The set's scores, the standard metrics with the prediction source and the rules they used.
     """
     frame_scores = frame_scores or {}
-    scorer = scorer if scorer is not None else run_scorer(truth)
+    scorer = scorer if scorer is not None else run_scorer(truth, use_prob)
     for entry in entries:
         if results is None:
             measured = score_image(run_dir, set_name, entry, use_prob, truth)
