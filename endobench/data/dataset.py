@@ -56,7 +56,7 @@ class Sample:
         from endobench.data.readers import empty_mask_like, read_mask
 
         if self.mask is not None:
-            return read_mask(self.mask, threshold)
+            return read_mask(self.mask, threshold, truth=True)
         if self.negative:
             return empty_mask_like(self.image)
         return None
@@ -71,7 +71,7 @@ class Sample:
 
         image = read_image(self.image)
         if self.mask is not None:
-            mask = read_mask(self.mask, threshold)
+            mask = read_mask(self.mask, threshold, truth=True)
             if mask.shape != image.shape[:2]:
                 raise DataError(
                     f"{self.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but image {self.image} "

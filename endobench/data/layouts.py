@@ -202,7 +202,7 @@ def _finish(folder: Path, set_name: str, layout: str, listing: Listing, on_probl
     if problems and on_problem == "error":
         raise DataError(
             f"{folder}: {len(problems)} pairing problem(s): {_preview(problems, 6)}; fix or remove "
-            f"these files, or skip them (on_problem='skip', --skip-problems)"
+            f"these files, or leave them out with --skip-problems"
         )
     if problems:
         message = f"{folder}: skipped {len(problems)} pairing problem(s): {_preview(problems, 6)}"

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from endobench.data.headers import image_size
-from endobench.data.readers import IMAGE_SUFFIXES, image_file_problem
+from endobench.data.readers import IMAGE_SUFFIXES, image_file_problem, mask_file_problem
 
 # Reading this many headers can take over a second on a cold network file system.
 _PROGRESS_ABOVE = 4000
@@ -207,30 +207,46 @@ def check_sizes(listing: Listing, root: Path, workers: int = 8) -> None:
 
 
 def check_files(listing: Listing, root: Path, workers: int = 8) -> None:
-    """Find the files that cannot be read; move their pairs to the problems.
+    """Find the files that cannot be read and the truths that are not masks; move their pairs to
+    the problems.
 
-    Each image and mask is checked by :func:`endobench.data.readers.image_file_problem`: the
-    bytes are read, and decoded only when that cannot judge them, so a truncated JPEG (which
-    OpenCV would decode with grey filler) is found at the cost of reading the file.
+    Each image is checked by :func:`endobench.data.readers.image_file_problem`: the bytes are
+    read, and decoded only when that cannot judge them, so a truncated JPEG (which OpenCV would
+    decode with grey filler) is found at the cost of reading the file. Each mask is decoded and
+    checked by the truth rule (:func:`~endobench.data.readers.mask_file_problem`), so a folder of
+    photographs given as truths is refused before anything runs.
     """
-    paths = [p for pair in listing.pairs for p in (pair.image, pair.mask) if p is not None]
-    if not paths:
+    checks = [(pair.image, False) for pair in listing.pairs]
+    checks += [(pair.mask, True) for pair in listing.pairs if pair.mask is not None]
+    if not checks:
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(image_file_problem, paths, chunksize=16)
-        if len(paths) > _CHECK_PROGRESS_ABOVE:
+        results = pool.map(_file_problem, checks, chunksize=16)
+        if len(checks) > _CHECK_PROGRESS_ABOVE:
             from rich.progress import track
 
-            results = track(results, total=len(paths), description="Checking files", transient=True)
-        problems = dict(zip(paths, results, strict=True))
+            results = track(
+                results, total=len(checks), description="Checking files", transient=True
+            )
+        problems = dict(zip(checks, results, strict=True))
     kept: list[Pair] = []
     for pair in listing.pairs:
-        found = [problems[p] for p in (pair.image, pair.mask) if p is not None and problems[p]]
+        keys = [(pair.image, False)] + ([(pair.mask, True)] if pair.mask is not None else [])
+        found = [problems[key] for key in keys if problems[key]]
         if found:
-            listing.problems.extend(f"unreadable: {_relative_message(m, root)}" for m in found)
+            listing.problems.extend(f"{kind}: {_relative_message(m, root)}" for kind, m in found)
         else:
             kept.append(pair)
     listing.pairs = kept
+
+
+def _file_problem(check: tuple[Path, bool]) -> tuple[str, str] | None:
+    """``(kind, message)`` of what is wrong with an image (False) or a truth (True), or None."""
+    path, is_truth = check
+    if is_truth:
+        return mask_file_problem(path)
+    problem = image_file_problem(path)
+    return None if problem is None else ("unreadable", problem)
 
 
 def _relative_message(message: str, root: Path) -> str:

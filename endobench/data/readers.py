@@ -18,7 +18,9 @@ Three readers, one rule for every file endobench reads:
 - :func:`read_mask_channel` (and :func:`decode_mask_channel` for bytes, e.g. zip members): the
   EndoCV2021 toolkit's channel 0 of ``cv2.imread``, for its scores and the submission check.
 
-:func:`image_file_problem` finds the same faults without decoding (``--skip-problems``).
+With ``truth=True`` the mask readers also refuse a file that is not a mask (a photograph, a
+colour image: :mod:`endobench.data.truth_check`). :func:`image_file_problem` finds the faults
+without decoding, :func:`mask_file_problem` those of a truth (``--skip-problems``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ from pathlib import Path
 import numpy as np
 
 from endobench.data.headers import quiet_tifffile
+from endobench.data.tiff_decoding import (
+    check_tiff_strips,
+    decode_tiff,
+    first_page,
+    open_tiff,
+    opencv_decode,
+)
+from endobench.data.truth_check import NotAMaskError, check_truth
 from endobench.errors import ConfigError, DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -69,7 +79,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return np.ascontiguousarray(pixels[:, :, :3])
 
 
-def read_mask(path: str | os.PathLike, threshold: int = 127) -> np.ndarray:
+def read_mask(path: str | os.PathLike, threshold: int = 127, *, truth: bool = False) -> np.ndarray:
     """Read a mask file as an ``HxW`` boolean array: ``value > threshold``.
 
     The value of a pixel is its grey level; for a colour mask it is the largest of its colour
@@ -81,18 +91,22 @@ def read_mask(path: str | os.PathLike, threshold: int = 127) -> np.ndarray:
     Args:
         path: A jpg/jpeg/png/bmp/tif/tiff file.
         threshold: Grey level (0-254); pixels strictly above it are foreground.
+        truth: The file is a ground truth: refuse it when it is not a mask.
 
     Returns:
         A ``(H, W)`` bool array.
 
     Raises:
         DataError: The file is missing, empty, truncated or cannot be decoded.
+        NotAMaskError: ``truth`` and the file looks like a photograph or a colour image.
         ConfigError: ``threshold`` is outside 0-254.
     """
     if not 0 <= threshold <= 254:
         raise ConfigError(f"mask threshold {threshold} is out of range: use a value in 0-254")
     pixels, _ = _decode(Path(path))
     pixels = _to_uint8(pixels)
+    if truth:
+        check_truth(pixels, str(path))
     if pixels.ndim == 3:
         colour = pixels[:, :, :1] if pixels.shape[2] in (1, 2) else pixels[:, :, :3]
         pixels = colour.max(axis=2)
@@ -112,7 +126,7 @@ def empty_mask_like(image_path: str | os.PathLike) -> np.ndarray:
     return np.zeros(size, dtype=bool)
 
 
-def read_mask_channel(path: str | os.PathLike) -> np.ndarray:
+def read_mask_channel(path: str | os.PathLike, *, truth: bool = False) -> np.ndarray:
     """Read a mask file's channel 0 as the EndoCV2021 toolkit sees it: ``cv2.imread(file)[:, :, 0]``.
 
     This is the one reader of the toolkit's rule, used by the scorer, the run's scores, the
@@ -123,23 +137,26 @@ def read_mask_channel(path: str | os.PathLike) -> np.ndarray:
 
     Args:
         path: A jpg/jpeg/png/bmp/tif/tiff file.
+        truth: The file is a ground truth: refuse it when it is not a mask.
 
     Returns:
         A ``(H, W)`` uint8 array; the toolkit's truth is ``> 0`` of it.
 
     Raises:
         DataError: The file is missing, empty, truncated or cannot be decoded.
+        NotAMaskError: ``truth`` and the file looks like a photograph or a colour image.
     """
     path = Path(path)
-    return decode_mask_channel(_read_bytes(path), str(path))
+    return decode_mask_channel(_read_bytes(path), str(path), truth=truth)
 
 
-def decode_mask_channel(data: bytes, source: str) -> np.ndarray:
+def decode_mask_channel(data: bytes, source: str, *, truth: bool = False) -> np.ndarray:
     """Decode the bytes of a mask file (e.g. a zip member) as :func:`read_mask_channel` does.
 
     Args:
         data: The file's bytes.
         source: What to call the file in errors (its path or zip member name).
+        truth: The file is a ground truth: refuse it when it is not a mask.
 
     Raises:
         DataError: The bytes are empty, truncated or not a decodable image.
@@ -147,15 +164,35 @@ def decode_mask_channel(data: bytes, source: str) -> np.ndarray:
     if not data:
         raise DataError(f"{source}: file is empty; replace it with a valid image")
     if _is_tiff(data):
-        pixels, order = _decode_tiff(source, data)
+        pixels, order = decode_tiff(source, data)
+        if truth:
+            check_truth(_to_uint8(pixels), source)
         return _toolkit_channel0(source, pixels, order)
     _check_complete(source, data)
     import cv2
 
-    pixels = _opencv_decode(data, cv2.IMREAD_COLOR)
+    pixels = opencv_decode(data, cv2.IMREAD_COLOR)
     if pixels is None or pixels.size == 0:
         raise DataError(f"{source}: not a decodable image; replace it with a readable mask file")
+    if truth:
+        check_truth(pixels, source)
     return np.ascontiguousarray(pixels[:, :, 0])
+
+
+def mask_file_problem(path: str | os.PathLike) -> tuple[str, str] | None:
+    """Check a truth file as :func:`read_mask` with ``truth=True`` reads it (decoding it).
+
+    Returns:
+        None when it is a sound mask, else ``("unreadable", message)`` or ``("not a mask",
+        message)``, the message naming the file in one line.
+    """
+    try:
+        read_mask(path, truth=True)
+    except NotAMaskError as err:
+        return "not a mask", str(err)
+    except DataError as err:
+        return "unreadable", str(err)
+    return None
 
 
 def image_file_problem(path: str | os.PathLike) -> str | None:
@@ -177,8 +214,8 @@ def image_file_problem(path: str | os.PathLike) -> str | None:
     try:
         data = _read_bytes(path)
         if _is_tiff(data):
-            with quiet_tifffile(), _open_tiff(str(path), data) as tif:
-                _check_tiff_strips(str(path), _first_page(str(path), tif), len(data))
+            with quiet_tifffile(), open_tiff(str(path), data) as tif:
+                check_tiff_strips(str(path), first_page(str(path), tif), len(data))
             return None
         _check_complete(str(path), data)
         known = data.startswith((b"\xff\xd8", b"\x89PNG\r\n\x1a\n", b"BM"))
@@ -218,11 +255,11 @@ def _decode(path: Path) -> tuple[np.ndarray, str]:
     """Decode ``path``; return the raw array and its channel order ("bgr" or "rgb")."""
     data = _read_bytes(path)
     if _is_tiff(data):
-        return _decode_tiff(str(path), data)
+        return decode_tiff(str(path), data)
     _check_complete(str(path), data)
     import cv2
 
-    pixels = _opencv_decode(data, cv2.IMREAD_UNCHANGED)
+    pixels = opencv_decode(data, cv2.IMREAD_UNCHANGED)
     if pixels is None or pixels.size == 0:
         raise DataError(
             f"{path}: not a decodable image; use one of {', '.join(IMAGE_SUFFIXES)} or replace it"
@@ -259,99 +296,6 @@ def _png_reaches_iend(data: bytes) -> bool:
         if kind == b"IEND":
             return True
     return False
-
-
-def _open_tiff(source: str, data: bytes):
-    import io
-
-    import tifffile
-
-    try:
-        return tifffile.TiffFile(io.BytesIO(data), name=source)
-    except Exception as err:  # tifffile raises many types for damaged files
-        raise DataError(f"{source}: not a readable TIFF ({err}); replace it") from None
-
-
-def _first_page(source: str, tif):
-    try:
-        return tif.pages[0]
-    except Exception as err:  # tifffile raises many types for damaged files
-        raise DataError(f"{source}: not a readable TIFF ({err}); replace it") from None
-
-
-def _check_tiff_strips(source: str, page, size: int) -> None:
-    ends = [int(o) + int(n) for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)]
-    if not ends or max(ends) > size:
-        raise DataError(f"{source}: file is truncated; download or export it again")
-
-
-def _decode_tiff(source: str, data: bytes) -> tuple[np.ndarray, str]:
-    """Decode a TIFF with tifffile; fall back to OpenCV for compressions tifffile cannot decode
-    without the optional imagecodecs package (LZW, JPEG, PackBits)."""
-    import tifffile
-
-    with quiet_tifffile(), _open_tiff(source, data) as tif:
-        try:
-            page = tif.pages[0]
-            _check_tiff_strips(source, page, len(data))
-            samples = int(page.samplesperpixel)
-            try:
-                pixels = page.asarray()
-            except (KeyError, ValueError, NotImplementedError) as err:
-                if "imagecodecs" not in str(err):
-                    raise
-                return _decode_tiff_with_opencv(source, data, samples), "bgr"
-            if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and pixels.ndim == 3:
-                pixels = np.moveaxis(pixels, 0, -1)
-            photometric = page.photometric
-            if photometric == tifffile.PHOTOMETRIC.PALETTE and page.colormap is not None:
-                pixels = _apply_palette(pixels, np.asarray(page.colormap))
-            elif photometric == tifffile.PHOTOMETRIC.MINISWHITE and pixels.ndim == 2:
-                pixels = _invert(pixels)
-        except DataError:
-            raise
-        except Exception as err:  # tifffile raises many types for damaged files
-            raise DataError(f"{source}: not a readable TIFF ({err}); replace it") from None
-    return pixels, "rgb"
-
-
-def _decode_tiff_with_opencv(source: str, data: bytes, samples: int) -> np.ndarray:
-    import cv2
-
-    pixels = _opencv_decode(data, cv2.IMREAD_UNCHANGED)
-    if pixels is None or pixels.size == 0:
-        raise DataError(f"{source}: not a readable TIFF; replace it or pip install imagecodecs")
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    if channels < min(samples, 3):
-        # OpenCV drops channels of some RGB TIFFs (the CVC-ClinicDB trap) instead of failing.
-        raise DataError(
-            f"{source}: compressed {samples}-channel TIFF that OpenCV reads as {channels} channel(s); "
-            f"pip install imagecodecs so tifffile can decode it"
-        )
-    return pixels
-
-
-def _opencv_decode(data: bytes, flags: int) -> np.ndarray | None:
-    """OpenCV's decode, with its exceptions (oversized or odd files) read as "not decodable"."""
-    import cv2
-
-    try:
-        return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
-    except cv2.error:
-        return None
-
-
-def _apply_palette(indices: np.ndarray, colormap: np.ndarray) -> np.ndarray:
-    # TIFF colour maps are (3, 2**bits) uint16 tables.
-    return np.moveaxis(colormap[:, indices], 0, -1)
-
-
-def _invert(pixels: np.ndarray) -> np.ndarray:
-    if pixels.dtype == bool:
-        return ~pixels
-    if np.issubdtype(pixels.dtype, np.integer):
-        return np.iinfo(pixels.dtype).max - pixels
-    return pixels.max() - pixels
 
 
 def _to_uint8(pixels: np.ndarray) -> np.ndarray:

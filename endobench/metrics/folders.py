@@ -49,7 +49,7 @@ def read_truth(path: str | os.PathLike, threshold: float = 0) -> np.ndarray:
     Returns:
         ``H x W`` boolean mask.
     """
-    return binarize(read_mask_channel(path), threshold)
+    return binarize(read_mask_channel(path, truth=True), threshold)
 
 
 def mask_name(path: str | os.PathLike) -> str:
@@ -347,7 +347,7 @@ def _read_pair(pair: tuple[str, Path, Path | None]) -> Frame:
     channel-0 rule."""
     name, truth_path, pred_path = pair
     prediction = None if pred_path is None else read_mask_channel(pred_path)
-    return Frame(name, read_mask_channel(truth_path), prediction)
+    return Frame(name, read_mask_channel(truth_path, truth=True), prediction)
 
 
 def _listing(names: list[str]) -> str:

@@ -223,7 +223,7 @@ def _read(files: FrameFiles, max_probability: Callable[[str], float] | None) -> 
     prediction = None if files.prediction is None else read_mask_channel(files.prediction)
     score = None if max_probability is None else max_probability(files.name)
     if files.kind == "mask":
-        truth = read_mask_channel(files.truth)
+        truth = read_mask_channel(files.truth, truth=True)
     elif files.kind == "positive":
         truth = None
     else:

@@ -119,5 +119,5 @@ def score_set(
 
 def _truth_channel(entry: Mapping[str, Any]) -> np.ndarray:
     if entry.get("mask"):
-        return read_mask_channel(entry["mask"])
+        return read_mask_channel(entry["mask"], truth=True)
     return np.zeros((int(entry["height"]), int(entry["width"])), dtype=np.uint8)

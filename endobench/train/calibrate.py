@@ -82,7 +82,11 @@ def iter_probabilities(
                 full = F.interpolate(
                     prob[i : i + 1], size=image.shape[:2], mode="bilinear", align_corners=False
                 )
-                truth = read_mask(pair.mask) if pair.mask else np.zeros(image.shape[:2], dtype=bool)
+                truth = (
+                    read_mask(pair.mask, truth=True)
+                    if pair.mask
+                    else np.zeros(image.shape[:2], dtype=bool)
+                )
                 yield full[0, 0].cpu().numpy(), truth
             advance(len(chunk))
 
@@ -144,7 +148,7 @@ def calibrate_model(
     with bars.task("reading training masks", total=len(train_pairs)) as advance:
         for pair in train_pairs:
             if pair.mask is not None:
-                train_masks.append(read_mask(pair.mask))
+                train_masks.append(read_mask(pair.mask, truth=True))
             advance(1)
     base_area = reference_area_from_masks(train_masks)
     device = torch.device(device)

@@ -176,7 +176,7 @@ def negative_crops(
         if pair.mask is not None and pair.crop is None:
             digest = hashlib.sha256(f"{seed}:{pair.id}".encode()).digest()
             rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
-            box = choose_crop(read_mask(pair.mask), rng)
+            box = choose_crop(read_mask(pair.mask, truth=True), rng)
             if box is not None:
                 crops.append(Pair(f"{pair.id}#crop", pair.image, None, crop=box))
         if advance is not None:

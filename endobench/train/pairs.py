@@ -156,7 +156,7 @@ def load_resized_pair(pair: Pair, size: int, keep_original_mask: bool = False):
         x0, y0, x1, y1 = pair.crop
         image = np.ascontiguousarray(image[y0:y1, x0:x1])
     if pair.mask is not None:
-        mask = read_mask(pair.mask)
+        mask = read_mask(pair.mask, truth=True)
     else:
         mask = np.zeros(image.shape[:2], dtype=bool)
     if mask.shape != image.shape[:2]:

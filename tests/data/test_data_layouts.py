@@ -174,7 +174,7 @@ def test_pairing_problems_error_names_them(troubled):
         "masks/wrongsize.jpg is 18x12",
         "twice.jpg",
         "twice.png",
-        "on_problem='skip'",
+        "--skip-problems",
     ):
         assert needle in message
 

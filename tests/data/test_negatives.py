@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from endobench.data import find_datasets, image_size, load_dataset, open_dataset, open_negatives
 from endobench.errors import DataError
 
-# The twelve sequences of ../shared/data/PolypGen-negatives and their frame counts (its README).
+# The thirteen sequences of ../shared/data/PolypGen-negatives and their frame counts (its README).
 SHARED_SEQUENCES = {
     "seq1_neg": 48,
     "seq2_neg": 31,
@@ -26,6 +27,7 @@ SHARED_SEQUENCES = {
     "seq18_neg": 21,
     "seq19_neg": 49,
     "seq21_neg": 37,
+    "seq17_neg": 130,
 }
 
 
@@ -154,7 +156,8 @@ def test_real_polypgen_negatives(shared_data):
     root = shared_data / "PolypGen-negatives"
     for folder in (root, root / "sequenceData" / "negativeOnly"):
         dataset = open_negatives(folder)
-        assert len(dataset) == 416 and dataset.negative
+        assert len(dataset) == 546 and dataset.negative
+        assert len(SHARED_SEQUENCES) == 13
         assert Counter(s.sequence for s in dataset) == SHARED_SEQUENCES
         assert all(s.id == f"polypgen/negative/{s.sequence}/{s.name}" for s in dataset)
     assert open_dataset(root / "sequenceData" / "negativeOnly" / "seq3_neg").negative
@@ -167,6 +170,9 @@ def test_real_polypgen_negatives(shared_data):
     image, truth = dataset[0].read()
     assert image.shape == (1080, 1920, 3) and truth.shape == (1080, 1920)
     assert not np.any(truth)
+    # docs/data.md states the counts of the shared folder.
+    docs = (Path(__file__).parents[2] / "docs" / "data.md").read_text(encoding="utf-8")
+    assert f"# {len(dataset)} frames, {len(SHARED_SEQUENCES)} sequences" in docs
 
 
 def test_open_negatives_skips_or_refuses_problems(tmp_path, files):
