@@ -32,12 +32,14 @@ def train_command(
     val_fraction: float = typer.Option(
         None,
         "--val-fraction",
-        help="Hold back this share of --data for validation instead of k-fold (e.g. 0.1).",
+        help="Hold back this share of --data for validation instead of k-fold (brp_lite: 0.1).",
     ),
     data_root: DataRoot = None,
     skip_problems: SkipProblems = False,
     size: int = typer.Option(
-        None, "--size", help="Input side at scale 1 (multiple of 32). Recipe: 352, brp*: 512."
+        None,
+        "--size",
+        help="Input side at scale 1 (multiple of 32). Recipe: 352; brp, br, bp: 512.",
     ),
     epochs: int = typer.Option(
         None, "--epochs", help="Epochs (recipe: 20); with --resume, may be raised."
@@ -51,7 +53,7 @@ def train_command(
         None, "--clip", help="Gradient value clipping (recipe: 0.5; 0 = off)."
     ),
     folds: int = typer.Option(
-        None, "--folds", help="Cross-validation folds (recipe: brp* 5, else none)."
+        None, "--folds", help="Cross-validation folds (recipe: brp, brp_post, br, bp 5; else none)."
     ),
     fold: int = typer.Option(None, "--fold", help="Train only this fold (0-based)."),
     seed: int = typer.Option(0, "--seed", help="Seed of initialisation, data order and splits."),
@@ -141,7 +143,8 @@ def train_command(
         "res2net50_v1b_26w_4s-3cf99910.pth.",
     ),
 ) -> None:
-    """Train a model with its published recipe (PraNet's; the seed paper's for brp*)."""
+    """Train a model with its recipe: PraNet's; the seed paper's for brp, brp_post, br and bp;
+    the shipped weights' for brp_lite. The plan and an estimated time are printed first."""
     import torch
 
     from endobench.distributed_env import launch_place

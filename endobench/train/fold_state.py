@@ -294,6 +294,7 @@ def run_identity(
     recipe_dict.pop("epochs")
     if not recipe_dict.get("freeze_norm"):  # identities of earlier versions stay valid
         recipe_dict.pop("freeze_norm", None)
+    recipe_dict.pop("val_fraction", None)  # the validation ids are part of the identity
     negatives = data_info.get("negative_train_ids", []) + data_info.get("negative_val_ids", [])
     uses_negatives = bool(negatives) or bool(data_info.get("negative_crops"))
     if not uses_negatives:  # runs without negatives keep the identity of earlier versions

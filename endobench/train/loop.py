@@ -33,6 +33,7 @@ from endobench.train.negative_validation import frame_call_rate
 from endobench.train.options import TrainConfig
 from endobench.train.outputs import write_epoch_outputs, write_summary
 from endobench.train.pairs import DeviceCachedPairs, Pair, ResizedPairs, cache_pairs
+from endobench.train.plan_line import plan_line, step_seconds
 from endobench.train.recipe import Recipe, recipe_for
 from endobench.train.results import FoldResult, TrainResult, summarise
 
@@ -51,6 +52,7 @@ def train(config: TrainConfig, display: TrainingDisplay | None = None) -> TrainR
     """
     recipe = (config.recipe or recipe_for(config.model)).replace()
     check_backbone_weights(config)
+    config = config.with_recipe_validation(recipe)
     start = read_weights(config.model, config.init) if config.init else None
     ctx = D.setup(config.device)
     if display is None or not ctx.is_main:
@@ -58,6 +60,8 @@ def train(config: TrainConfig, display: TrainingDisplay | None = None) -> TrainR
     try:
         plan = plan_training(config, recipe, start)
         display.log(plan.announcement)
+        seconds = step_seconds(config, recipe, ctx.device) if display.enabled else None
+        display.log(plan_line(config, recipe, plan, seconds))
         runs = [train_fold(config, recipe, ctx, fold, display, start) for fold in plan.folds]
         result = summarise(config.out, runs)
         if ctx.is_main and plan.cross_validation:

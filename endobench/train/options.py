@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +90,11 @@ class TrainConfig:
     weak_positives: list[str] = field(default_factory=list)
     val_positive_frames: list[str] = field(default_factory=list)
     device_cache: bool | None = None
+
+    def with_recipe_validation(self, recipe: Recipe) -> TrainConfig:
+        """This config, holding back the recipe's ``val_fraction`` when it names no validation
+        of its own (``val_data``, ``val_fraction``, ``folds`` or ``fold``)."""
+        chosen = self.val_data or self.val_fraction is not None
+        if not recipe.val_fraction or chosen or self.folds is not None or self.fold is not None:
+            return self
+        return replace(self, val_fraction=recipe.val_fraction)

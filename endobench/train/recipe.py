@@ -7,9 +7,16 @@ to +-0.5 (``clamp``, not a norm), the structure loss summed over the four side o
 rate decay (x0.1 every 50 epochs) never fires within its 20 epochs; it is kept so longer runs behave
 the same. (The released loop runs ``range(1, 20)``, i.e. 19 epochs; endobench counts 20.)
 
-The seed paper (Yu, Yan, Li, EndoCV2021, section 3.1) for ``brp*``: the same optimiser, loss, batch
-and scales at input 512 x 512, with five-fold cross-validation (the training data split into five
-equal parts, one model per fold trained on four and validated on the fifth).
+The seed paper (Yu, Yan, Li, EndoCV2021, section 3.1) for its Res2Net models (``brp``,
+``brp_post``, ``br``, ``bp``): the same optimiser, loss, batch and scales at input 512 x 512, with
+five-fold cross-validation (the training data split into five equal parts, one model per fold
+trained on four and validated on the fifth).
+
+``brp_lite`` (and ``brp_lite_post``, the same network) is endobench's own model, so it takes the
+recipe of its shipped weights (``training`` in their metadata, docs/model-card-brp_lite.md): batch
+8, a tenth of the data held back for validation, no folds, PraNet's three scales at the shipped
+352 px, and the first stage's learning rate (2e-4) and 20 epochs. The shipped file then had three
+short fine-tunes from those weights (``--init``; lr 2e-5, negatives), listed in the model card.
 
 Neither recipe uses flips, rotations or colour jitter; endobench adds none.
 """
@@ -58,6 +65,8 @@ class Recipe:
         select: How the best epoch is chosen: ``dice`` (validation Dice, the papers' rule) or
             ``balanced`` (Dice plus polyp frames found minus polyp-free frames called polyp,
             :func:`endobench.train.fold_state.selection_score`).
+        val_fraction: Share of the training data held back for validation when the run names
+            no ``--val-data``, ``--val-fraction``, ``--folds`` or ``--fold`` (0: none).
         source: Where the defaults come from.
     """
 
@@ -78,6 +87,7 @@ class Recipe:
     frame_loss: float = 1.0
     augment: bool = False
     select: str = "dice"
+    val_fraction: float = 0.0
     source: str = "PraNet (Fan et al., MICCAI 2020), MyTrain.py"
 
     def replace(self, **changes: Any) -> Recipe:
@@ -125,6 +135,8 @@ class Recipe:
             raise ConfigError(
                 f"--select {self.select!r} is not a rule; use one of {', '.join(SELECTION_RULES)}"
             )
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"--val-fraction {self.val_fraction} must lie in [0, 1) (e.g. 0.1)")
         if self.folds == 1 or self.folds < 0:
             raise ConfigError(f"--folds {self.folds} must be 0 (no cross-validation) or at least 2")
         multiscale_sizes(self.size, self.scales)
@@ -147,11 +159,27 @@ SEED_PAPER_RECIPE = Recipe(
 )
 
 
+#: The shipped ``brp_lite`` weights' recipe (their ``training`` metadata; see the module text).
+LITE_RECIPE = Recipe(
+    batch_size=8,
+    lr=2e-4,
+    val_fraction=0.1,
+    source="the shipped brp_lite weights (docs/model-card-brp_lite.md): stage 1's batch 8, "
+    "lr 2e-4, 20 epochs and held-back tenth, at their 352 px with PraNet's three scales",
+)
+
+#: The seed paper's Res2Net models; ``brp_lite*`` are endobench's own.
+SEED_PAPER_MODELS = frozenset({"brp", "brp_post", "br", "bp"})
+
+
 def recipe_for(model_name: str) -> Recipe:
-    """Return the published default recipe for a model (``brp*``: the seed paper's, else PraNet's)."""
-    return (
-        SEED_PAPER_RECIPE if model_name.startswith("brp") or model_name == "br" else PRANET_RECIPE
-    )
+    """Return a model's default recipe: the seed paper's for its Res2Net models (``brp``,
+    ``brp_post``, ``br``, ``bp``), the shipped weights' for ``brp_lite*``, else PraNet's."""
+    if model_name in SEED_PAPER_MODELS:
+        return SEED_PAPER_RECIPE
+    if model_name.startswith("brp_lite"):
+        return LITE_RECIPE
+    return PRANET_RECIPE
 
 
 def multiscale_sizes(size: int, scales: Sequence[float]) -> list[int]:

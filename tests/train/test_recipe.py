@@ -36,10 +36,29 @@ def test_published_defaults_per_model():
         0.5,
     )
     assert pranet.scales == (0.75, 1.0, 1.25) and pranet.folds == 0
-    for name in ("brp", "brp_post", "brp_lite", "brp_lite_post"):
+    for name in ("brp", "brp_post", "br", "bp"):  # the seed paper's Res2Net models
         seed = recipe_for(name)
         assert (seed.size, seed.folds, seed.lr, seed.batch_size) == (512, 5, 1e-4, 16)
-        assert seed.scales == pranet.scales
+        assert seed.scales == pranet.scales and seed.val_fraction == 0
+
+
+def test_brp_lite_takes_the_recipe_of_its_shipped_weights():
+    """brp_lite's defaults are those recorded in the shipped file's training metadata."""
+    from endobench.models import load_checkpoint
+    from endobench.models.checkpoint import default_weights_path
+
+    _, meta = load_checkpoint(default_weights_path("brp_lite"))
+    training, stage = meta["training"], meta["training"]
+    while "init" in stage:  # down to the first stage, trained from ImageNet weights
+        stage = stage["init"]["training"]
+    for name in ("brp_lite", "brp_lite_post"):
+        lite = recipe_for(name)
+        assert lite.size == meta["input_size"] == training["recipe"]["size"] == 352
+        assert lite.scales == tuple(training["recipe"]["scales"]) == (0.75, 1.0, 1.25)
+        assert lite.batch_size == training["recipe"]["batch_size"] == 8
+        assert (lite.lr, lite.epochs) == (stage["recipe"]["lr"], stage["recipe"]["epochs"])
+        held_back = training["n_val"] / (training["n_val"] + training["n_train"])
+        assert lite.folds == 0 and lite.val_fraction == pytest.approx(held_back) == 0.1
 
 
 def test_replace_checks_values():

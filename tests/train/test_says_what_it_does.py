@@ -136,7 +136,9 @@ def test_one_epoch_draws_points():
     plt.close(fig)
 
 
-def test_cli_limit_on_a_five_fold_recipe_trains_one_small_fold(tmp_path):
+def test_cli_brp_lite_holds_back_its_recipes_tenth_without_folds(tmp_path):
+    """brp_lite's recipe has no folds: without --val-fraction it holds back a tenth, as its
+    shipped weights did (a cross-validation recipe under --limit: the test above)."""
     from endobench.cli import app
 
     data = make_pair_folder(tmp_path / "data", n=10, side=48)
@@ -145,12 +147,10 @@ def test_cli_limit_on_a_five_fold_recipe_trains_one_small_fold(tmp_path):
     args.remove("0.34")
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert (
-        "5-fold cross-validation, fold 0 only: trains on 2 images, validates on 2" in result.output
-    )
-    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.is_dir()) == ["fold0"]
-    assert "fold0 64px: best epoch 1 (validation mean Dice" in result.output
-    assert ", 2 images)" in result.output
+    assert "validation: 1 held-back images (0.1 of 10, seeded); training on 2" in result.output
+    assert "plan: brp_lite at 64 px (scales 64 px), no folds, 1 epoch, batch 2" in result.output
+    assert not any(p.is_dir() for p in (tmp_path / "run").iterdir())  # no fold folders
+    assert "64px: best epoch 1 (validation mean Dice" in result.output
 
 
 def test_batch_bars_print_status_lines_into_a_log_file():
@@ -166,3 +166,37 @@ def test_batch_bars_print_status_lines_into_a_log_file():
         "64px epoch 2/5: batch 3/3",
     ]
     assert lines[-1].split(", ")[1].startswith("loss 0.2500  ") and lines[-1].endswith(" img/s")
+
+
+def test_brp_lite_without_size_or_folds_trains_at_352_without_folds(tiny_data, tmp_path):
+    """The README's train line: brp_lite's own recipe (the shipped weights'), announced as a plan
+    with an estimate measured here before the first epoch."""
+    from endobench.train import recipe_for
+
+    recipe = recipe_for("brp_lite").replace(epochs=1, batch_size=4)
+    config = tiny_config(
+        tiny_data, tmp_path / "out", epochs=1, model="brp_lite", recipe=recipe, val_fraction=None
+    )
+    config = config.with_recipe_validation(recipe)
+    plan = plan_training(config, recipe)
+    assert not plan.cross_validation and len(plan.folds) == 1
+    assert plan.announcement == "validation: 1 held-back images (0.1 of 12, seeded); training on 11"
+    buffer = io.StringIO()
+    display = TrainingDisplay(console=Console(file=buffer, width=400))
+    config = tiny_config(
+        tiny_data,
+        tmp_path / "run",
+        epochs=1,
+        model="brp_lite",
+        recipe=recipe,
+        val_fraction=None,
+        limit=2,
+        progress=True,
+    )
+    train(config, display=display)
+    text = buffer.getvalue()
+    assert "plan: brp_lite at 352 px (scales 256/352/448 px), no folds, 1 epoch, batch 4" in text
+    assert "estimated " in text and " on this machine" in text
+    assert text.index("plan: ") < text.index("epoch 1/1")
+    # The seed paper's Res2Net models keep its 512 px and five folds.
+    assert (recipe_for("brp").size, recipe_for("brp").folds) == (512, 5)
