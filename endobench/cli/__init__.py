@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from endobench import __version__
 from endobench.errors import EndobenchError, os_error_message
+from endobench.stopping import EXIT_INTERRUPTED, Interrupted, resume_command
 
 
 class _Group(TyperGroup):
@@ -27,8 +28,14 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: typer.Context):
         usage_error, shows_help = _usage_errors()
+        protected = getattr(ctx, "_protected_args", None)  # the command's name, by click's version
+        if protected is None:
+            protected = getattr(ctx, "protected_args", [])
+        args = [*protected, *ctx.args]
         try:
             return super().invoke(ctx)
+        except Interrupted as stopped:
+            _stopped(stopped, args)
         except EndobenchError as err:
             _fail(ctx, str(err))
         except OSError as err:
@@ -90,6 +97,16 @@ def _usage_errors() -> tuple[type[Exception], type[Exception] | tuple[()]]:
 
         return click_errors.UsageError, getattr(click_errors, "NoArgsIsHelpError", ())
     return UsageError, NoArgsIsHelpError
+
+
+def _stopped(stopped: Interrupted, args: list[str]) -> None:
+    """Say how far a command got before it stopped on request, and how to go on; exit 130."""
+    done = f"{stopped.done} of {stopped.total} {stopped.noun}s done"
+    if stopped.resumable:
+        typer.echo(f"Interrupted: {done}; resume with: {resume_command(args)}", err=True)
+    else:
+        typer.echo(f"Interrupted: {done}; nothing was written: run the command again", err=True)
+    raise typer.Exit(EXIT_INTERRUPTED)
 
 
 def _fail(ctx: typer.Context, message: str) -> None:

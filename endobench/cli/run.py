@@ -106,9 +106,11 @@ def run(
     options = dict(locals())  # every option by its name, as RunConfig.from_options takes them
     from endobench.export.fast_backend import select_fast_backend
     from endobench.runner import RunConfig, run_sweep
+    from endobench.stopping import stop_on_signals
 
     options["sizes"] = comma_sides(sizes)
-    results = run_sweep(RunConfig.from_options(options), select_fast_backend)
+    with stop_on_signals():
+        results = run_sweep(RunConfig.from_options(options), select_fast_backend)
     for result in results:
         typer.echo(f"wrote {result.run_dir}")
         if result.record_path is not None:

@@ -15,6 +15,7 @@ from endobench.runner.live import make_progress
 from endobench.runner.loading import ImageItems, make_loader
 from endobench.runner.timing import ForwardTimer, TimingLog
 from endobench.runner.writer_pool import OutputWriter
+from endobench.stopping import Interrupted, stop_requested
 from endobench.writers.run_folder import RunFolder
 
 #: Per set: ``(images inferred in this session, images skipped as already done)``.
@@ -75,6 +76,10 @@ def infer(
 
     Returns:
         The timing log of this session and per set ``(inferred, skipped)``.
+
+    Raises:
+        Interrupted: A stop was requested (:mod:`endobench.stopping`): the batches in hand were
+            written and journalled, the rest were not started.
     """
     items, counts = pending_items(config, folder, manifest, folder.read_journal())
     log = TimingLog()
@@ -103,7 +108,10 @@ def infer(
         ) as writer,
     ):
         task = progress.add_task(f"{config.model} @ {engine.size}px", total=len(items))
+        submitted = 0
         for batch in loader:
+            if stop_requested():  # the batches in hand are written; the rest waits for --resume
+                break
             output, millis, b1 = step(batch)
             for j, (set_name, name) in enumerate(zip(batch["set"], batch["name"], strict=True)):
                 height, width = batch["height"][j], batch["width"][j]
@@ -112,8 +120,12 @@ def infer(
                 line = {"set": set_name, "name": name, "ms": millis / len(b1), "b1": b1[j]}
                 writer.submit(set_name, name, output, j, (height, width), line)
             progress.advance(task, len(b1))
+            submitted += len(b1)
         writer.close()
     log.stop()
+    if submitted < len(items):
+        skipped = sum(done for _, done in counts.values())
+        raise Interrupted(skipped + submitted, skipped + len(items), "image")
     return log, counts
 
 

@@ -66,13 +66,21 @@ def make_loader(
         pin_memory=pin_memory,
         prefetch_factor=2 if num_workers > 0 else None,
         persistent_workers=False,
-        worker_init_fn=lower_priority if num_workers > 0 else None,
+        worker_init_fn=_start_worker if num_workers > 0 else None,
     )
 
 
 #: How much lower than the forward pass's the priority of decoding and writing is (``os.nice``):
 #: when they want more than the cores torch leaves, the forward pass keeps its own.
 HELPER_NICENESS = 2
+
+
+def _start_worker(worker: int) -> None:
+    """A decoding worker: lower priority, and Ctrl-C left to the run's process."""
+    from endobench.stopping import ignore_interrupts
+
+    ignore_interrupts()
+    lower_priority(worker)
 
 
 def lower_priority(_worker: int | None = None) -> None:

@@ -21,6 +21,7 @@ from endobench.runner.result import RunResult, SetResult
 from endobench.runner.shards import Shard, infer_shards, open_shard, timing_with_ranks
 from endobench.runner.sources import InputSet, build_manifest, resolve_inputs
 from endobench.runner.timing import TimingLog, timing_record
+from endobench.stopping import Interrupted
 from endobench.writers.run_folder import RunFolder
 
 if TYPE_CHECKING:  # torch is imported when a run starts, not with the package
@@ -141,7 +142,12 @@ def _run(
     config, folder, manifest = shard.main_result(lambda: _open(config, engine, sets))
     scored = [s for s in sets if s.has_frame_truth] if config.score else []
     with _score_pool(folder, manifest, scored, config, shard) as pool:
-        outcome = infer_shards(shard, engine, config, folder, manifest, on_written=pool.submit)
+        try:
+            outcome = infer_shards(shard, engine, config, folder, manifest, pool.submit)
+        except Interrupted:
+            if shard.is_main:
+                folder.interrupt()
+            raise
         if not shard.is_main:
             return RunResult(run_dir=folder.path, name=folder.name)
         result = _write_times(folder, sets, manifest, outcome.counts)

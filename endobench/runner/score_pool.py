@@ -37,7 +37,11 @@ Manifest = dict[str, list[dict[str, Any]]]
 
 def _start_worker(parent: int) -> None:
     """Run at a lower priority, and end when the run's process is gone (even killed with ``kill
-    -9``: the forked workers hold the task queue open for each other and would wait forever)."""
+    -9``: the forked workers hold the task queue open for each other and would wait forever);
+    Ctrl-C is left to the run's process."""
+    from endobench.stopping import ignore_interrupts
+
+    ignore_interrupts()
     try:
         os.nice(NICENESS)
     except (AttributeError, OSError):  # no nice on this platform, or not allowed: run as is

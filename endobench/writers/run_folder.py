@@ -392,6 +392,12 @@ class RunFolder:
         )
         return path
 
+    def interrupt(self) -> Path:
+        """Mark the run interrupted in ``run.json`` (stopped on request; ``--resume`` continues)."""
+        self.info["status"] = "interrupted"
+        self.info["interrupted"] = _utc_now()
+        return write_run_json(self.path, self.info)
+
     def finish(self) -> Path:
         """Mark the run complete in ``run.json``."""
         self.info["status"] = "complete"
