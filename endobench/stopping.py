@@ -30,11 +30,13 @@ class Interrupted(Exception):  # noqa: N818 - what happened, as KeyboardInterrup
         total: Items the command had to do.
         noun: What an item is ("image", "epoch", "frame").
         resumable: Whether the same command with ``--resume`` continues it.
+        detail: Said right after the count (`` (epoch 3 stopped after batch 12 of 163)``).
     """
 
-    def __init__(self, done: int, total: int, noun: str, resumable: bool = True):
+    def __init__(self, done: int, total: int, noun: str, resumable: bool = True, detail: str = ""):
         self.done, self.total, self.noun, self.resumable = done, total, noun, resumable
-        super().__init__(f"interrupted: {done} of {total} {noun}s done")
+        self.detail = detail
+        super().__init__(f"interrupted: {done} of {total} {noun}s done{detail}")
 
 
 def stop_requested() -> bool:

@@ -101,7 +101,7 @@ def _usage_errors() -> tuple[type[Exception], type[Exception] | tuple[()]]:
 
 def _stopped(stopped: Interrupted, args: list[str]) -> None:
     """Say how far a command got before it stopped on request, and how to go on; exit 130."""
-    done = f"{stopped.done} of {stopped.total} {stopped.noun}s done"
+    done = f"{stopped.done} of {stopped.total} {stopped.noun}s done{stopped.detail}"
     if stopped.resumable:
         typer.echo(f"Interrupted: {done}; resume with: {resume_command(args)}", err=True)
     else:

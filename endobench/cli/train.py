@@ -148,6 +148,7 @@ def train_command(
     import torch
 
     from endobench.distributed_env import launch_place
+    from endobench.stopping import stop_on_signals
     from endobench.train import TrainConfig, describe, parse_scales, recipe_for, train
 
     if threads:
@@ -195,7 +196,8 @@ def train_command(
         val_positive_frames=comma_names(val_positive_frames),
         model_kwargs={"backbone_weights": str(backbone_weights)} if backbone_weights else {},
     )
-    result = train(config)
+    with stop_on_signals():
+        result = train(config)
     if launch_place().is_main:  # under torchrun, only rank 0 reports
         typer.echo(describe(result))
 
@@ -258,6 +260,7 @@ def calibrate_command(
     options = dict(locals())  # calibrate_checkpoint's arguments, by their names
     from rich.console import Console
 
+    from endobench.stopping import stop_on_signals
     from endobench.train.calibrate import calibrate_checkpoint
     from endobench.train.calibration_result import describe_calibration, size_table
     from endobench.train.operating_point import curve_table
@@ -271,7 +274,8 @@ def calibrate_command(
         "target_sensitivity": options.pop("alarm_sensitivity"),
         "within_s": options.pop("alarm_within"),
     }
-    result = calibrate_checkpoint(**options)
+    with stop_on_signals():
+        result = calibrate_checkpoint(**options)
     console = Console()
     if (sides := size_table(result)) is not None:
         console.print(sides)

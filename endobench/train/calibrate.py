@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from endobench.errors import ConfigError, WeightsError
+from endobench.stopping import Interrupted, stop_requested
 from endobench.train.calibration_result import (
     CalibrationResult,
     SizeTrial,
@@ -62,6 +63,9 @@ def iter_probabilities(
     Yields:
         ``(probability, truth)``: an H x W float32 map at the image's size and its bool truth
         (all background for a pair without a mask).
+
+    Raises:
+        Interrupted: A stop was requested (:mod:`endobench.stopping`), between two batches.
     """
     from endobench.data import read_image, read_mask
 
@@ -72,6 +76,8 @@ def iter_probabilities(
     progress = progress or TrainingDisplay(enabled=False)
     with progress.task(what, total=len(pairs)) as advance:
         for start in range(0, len(pairs), batch_size):
+            if stop_requested():  # nothing is written before the end: nothing to resume
+                raise Interrupted(start, len(pairs), "frame", resumable=False, detail=f" ({what})")
             chunk = pairs[start : start + batch_size]
             images = [read_image(p.image) for p in chunk]
             batch = np.stack([resize_image(image, size) for image in images])

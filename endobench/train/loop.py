@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 import endobench.train.distributed as D
 from endobench.models.checkpoint import read_weights
+from endobench.stopping import Interrupted, stop_requested
 from endobench.train.display import TrainingDisplay
 from endobench.train.epoch import epoch_batches, train_epoch, validate
 from endobench.train.fold_plan import FoldPlan, plan_training
@@ -31,7 +32,7 @@ from endobench.train.fold_state import FoldState, check_backbone_weights, open_f
 from endobench.train.negative_mix import describe_mix, training_pairs
 from endobench.train.negative_validation import frame_call_rate
 from endobench.train.options import TrainConfig
-from endobench.train.outputs import write_epoch_outputs, write_summary
+from endobench.train.outputs import write_epoch_outputs, write_status, write_summary
 from endobench.train.pairs import DeviceCachedPairs, Pair, ResizedPairs, cache_pairs
 from endobench.train.plan_line import plan_line, step_seconds
 from endobench.train.recipe import Recipe, recipe_for
@@ -111,10 +112,19 @@ def train_fold(
         else None
     )
     saver = MidEpochSaver(state)
-    with display.task(f"{plan.label} epochs", total=recipe.epochs, completed=state.epoch) as step:
-        while not state.finished:
-            run_epoch(state, train_source, val_source, display, saver, frames)
-            step()
+    try:
+        with display.task(
+            f"{plan.label} epochs", total=recipe.epochs, completed=state.epoch
+        ) as step:
+            while not state.finished:
+                run_epoch(state, train_source, val_source, display, saver, frames)
+                step()
+    except Interrupted:
+        if ctx.is_main:
+            write_status(plan.folder, "interrupted", state.epoch, recipe.epochs)
+        raise
+    if ctx.is_main:
+        write_status(plan.folder, "complete", state.epoch, recipe.epochs)
     return state.result()
 
 
@@ -225,12 +235,29 @@ class MidEpochSaver:
         self.last_save = time.monotonic()
 
     def __call__(self, partial: dict[str, Any]) -> None:
-        """Save ``state.pt`` with ``partial`` (the started epoch) when a save is due."""
+        """Save ``state.pt`` with ``partial`` (the started epoch) when a save is due, or when a
+        stop was requested (:mod:`endobench.stopping`): then raise :class:`Interrupted`.
+
+        Raises:
+            Interrupted: After saving the batch in hand, on every rank alike.
+        """
         minutes = self.state.config.checkpoint_minutes
         due = minutes > 0 and time.monotonic() - self.last_save >= minutes * 60
-        if self.state.ctx.is_main and due:
+        stop = stop_requested()
+        if self.state.ctx.distributed:  # every rank stops after the same batch
+            stop = D.all_sum(self.state.ctx, [float(stop)])[0] > 0
+        if self.state.ctx.is_main and (due or stop):
             self.state.save(partial)
             self.saved()
+        if stop:
+            D.barrier(self.state.ctx)
+            raise Interrupted(
+                self.state.epoch,
+                self.state.recipe.epochs,
+                "epoch",
+                detail=f" ({self.state.plan.label}: epoch {partial['epoch']} stopped and saved "
+                f"after batch {partial['batches_done']})",
+            )
 
     def saved(self) -> None:
         """Note that the state was just saved (the clock restarts)."""

@@ -7,6 +7,7 @@ Only rank 0 calls these writers; every file is written atomically.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from endobench.io import write_json_atomic
 from endobench.train.fold_state import BEST_FILE, FoldState
@@ -172,3 +173,10 @@ def write_summary(config: TrainConfig, recipe: Recipe, result: TrainResult) -> N
             "val_dice_std": result.val_dice_std,
         },
     )
+
+
+def write_status(folder: Path, status: str, epochs_done: int, epochs: int) -> Path:
+    """Write ``status.json`` in a fold's folder: ``"complete"``, or ``"interrupted"`` when a stop
+    was requested (``state.pt`` then holds the started epoch; ``--resume`` continues it)."""
+    record = {"status": status, "epochs_done": epochs_done, "epochs": epochs}
+    return write_json_atomic(Path(folder) / "status.json", record)
