@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from endobench.cli.options import SkipUnreadableImages
+from endobench.cli.options import DataRoot, SkipUnreadableImages
 
 
 def _print_problems(problems: list[str]) -> None:
@@ -42,6 +42,27 @@ def _zip_timing_warnings(zip_path: Path, times: dict[str, list[float]]) -> list[
     return warnings
 
 
+def _dataset_expected(
+    dataset: str | None, data_root: Path | None, images: Path | None, skip_problems: bool
+):
+    """The names and sizes a zip must answer for ``--dataset`` (None without it)."""
+    from endobench.errors import ConfigError
+
+    if dataset is None:
+        if data_root is not None:
+            raise ConfigError("--data-root goes with --dataset")
+        return None
+    if images is not None:
+        raise ConfigError("give --images or --dataset, not both")
+    from endobench.data import load_dataset
+    from endobench.runner.sources import set_name_for
+    from endobench.writers.zip_check import expected_from_dataset
+
+    on_problem = "skip" if skip_problems else "error"
+    opened = load_dataset(dataset, str(data_root) if data_root else None, on_problem=on_problem)
+    return expected_from_dataset(opened, set_name_for(dataset))
+
+
 def package(
     run: Path | None = typer.Argument(None, help="Run folder written by `endobench run`."),
     out: Path | None = typer.Option(None, "--out", "-o", help="The zip to write."),
@@ -54,19 +75,30 @@ def package(
         "--images",
         help="With --check: the test images (one subfolder per set, or one set's folder).",
     ),
+    dataset: str | None = typer.Option(
+        None,
+        "--dataset",
+        help="With --check: the named data set the zip answers (kvasir:test; see datasets).",
+    ),
+    data_root: DataRoot = None,
     skip_problems: SkipUnreadableImages = False,
 ) -> None:
     """Write the EndoCV2021 zip of a run after validating it, or validate a zip with --check."""
     from endobench.errors import ConfigError, EndobenchError
     from endobench.wording import counted
-    from endobench.writers.package import PackageError, check_zip, package_run
+    from endobench.writers.package import PackageError, package_run
+    from endobench.writers.zip_check import check_zip
 
     if check is not None:
-        if images is None:
-            raise ConfigError(
-                "--check needs --images: the folder of the test images the zip answers"
+        expected = _dataset_expected(dataset, data_root, images, skip_problems)
+        report = check_zip(check, images, skip_problems=skip_problems, expected=expected)
+        if images is None and expected is None:
+            _warn(
+                [
+                    f"{check}: layout and masks checked; pass --images or --dataset to check "
+                    "that every test image has its mask"
+                ]
             )
-        report = check_zip(check, images, skip_problems=skip_problems)
         report.warnings += _zip_timing_warnings(check, report.times)
         _warn(report.warnings)
         if report.skipped:
@@ -85,7 +117,7 @@ def package(
     if skip_problems:
         raise ConfigError("--skip-problems goes with --check; a run's own zip skips nothing")
     if run is None or out is None:
-        raise ConfigError("pass a run folder and --out FILE.zip (or --check FILE.zip --images DIR)")
+        raise ConfigError("pass a run folder and --out FILE.zip (or --check FILE.zip)")
     try:
         report = package_run(run, out, force=force)
     except PackageError as err:

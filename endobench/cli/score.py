@@ -11,7 +11,13 @@ from pathlib import Path
 
 import typer
 
-from endobench.cli.options import NegativeFrames, PositiveFrames, Progress, SkipScoringProblems
+from endobench.cli.options import (
+    DataRoot,
+    NegativeFrames,
+    PositiveFrames,
+    Progress,
+    SkipScoringProblems,
+)
 
 #: Row labels of the printed summary, in the toolkit's key order (key, label).
 _SUMMARY_ROWS = (
@@ -52,6 +58,12 @@ def score(
         help="Folder of 8- or 16-bit probability maps named like the truths (<name>.<ext>, "
         "<name>_prob.png): PraNet's eval/main.m figures (meanDic, meanIoU, wFm, Sm, ...).",
     ),
+    dataset: str | None = typer.Option(
+        None,
+        "--dataset",
+        help="Instead of --gt: the truths of a named data set (kvasir:test; see datasets).",
+    ),
+    data_root: DataRoot = None,
     json_file: Path | None = typer.Option(
         None, "--json", help="Write the toolkit's JSON summary here."
     ),
@@ -102,6 +114,8 @@ def score(
             from endobench.errors import ScoringError
 
             raise ScoringError(f"{path} already exists: choose another file or pass --overwrite")
+    if dataset:
+        gt = _dataset_truths(dataset, gt, data_root, skip_problems)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScoringWarning)
         result = score_predictions(
@@ -122,6 +136,22 @@ def score(
         if path is not None:
             write(path, overwrite=overwrite)
             typer.echo(f"wrote {path}")
+
+
+def _dataset_truths(name: str, gt: Path | None, data_root: Path | None, skip_problems: bool):
+    """The truth files of a named data set, as ``score_predictions`` takes a folder of them."""
+    from endobench.data import load_dataset
+    from endobench.errors import ConfigError
+    from endobench.metrics.folders import TruthFiles
+
+    if gt is not None:
+        raise ConfigError("give --gt or --dataset, not both")
+    on_problem = "skip" if skip_problems else "error"
+    opened = load_dataset(name, str(data_root) if data_root else None, on_problem=on_problem)
+    masks = [sample.mask for sample in opened.samples if sample.mask is not None]
+    if not masks:
+        raise ConfigError(f"--dataset {name} holds no masks to score against; pass --gt")
+    return TruthFiles(masks, f"{name} ({opened.root})")
 
 
 def _probability_reader(prob: Path | None):

@@ -62,13 +62,25 @@ def toolkit_truth_name(prediction_path: str | os.PathLike) -> str:
     return Path(prediction_path).name.split(".")[0].split("_")[0]
 
 
+class TruthFiles(list):
+    """Truth files named as one source in messages (a named data set's masks: ``score
+    --dataset``), given where a folder of truths is taken."""
+
+    def __init__(self, files, name: str):
+        super().__init__(Path(f) for f in files)
+        self.name = name
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def list_masks(
-    folder: str | os.PathLike, role: str, on_problem: str = "error"
+    folder: str | os.PathLike | TruthFiles, role: str, on_problem: str = "error"
 ) -> tuple[dict[str, Path], list[str]]:
     """Map pairing key to file for every mask in ``folder``.
 
     Args:
-        folder: The folder to list (not recursive).
+        folder: The folder to list (not recursive), or the files themselves (:class:`TruthFiles`).
         role: ``"truth"`` or ``"prediction"``, for messages.
         on_problem: ``"error"``: two files with one key are an error; ``"skip"``: both are left
             out and listed.
@@ -80,11 +92,14 @@ def list_masks(
         ScoringError: If the folder is missing, has no mask files, or (``"error"``) two files
             share a key.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ScoringError(f"{folder}: no such folder; pass the folder holding the {role} masks")
+    if not isinstance(folder, TruthFiles):
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ScoringError(
+                f"{folder}: no such folder; pass the folder holding the {role} masks"
+            )
     by_key: dict[str, list[Path]] = {}
-    for path in list_images(folder):
+    for path in folder if isinstance(folder, TruthFiles) else list_images(folder):
         by_key.setdefault(mask_name(path), []).append(path)
     found = {key: paths[0] for key, paths in by_key.items() if len(paths) == 1}
     clashes = [" / ".join(p.name for p in paths) for paths in by_key.values() if len(paths) > 1]

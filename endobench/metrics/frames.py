@@ -145,7 +145,9 @@ def score_predictions(
     if max_probability is not None:
         raise ConfigError("--prob ranks frames for the AUROC: give --negatives or --positives")
     if gt_dir is None:
-        raise ConfigError("nothing to score against: pass --gt, --negatives or --positives")
+        raise ConfigError(
+            "nothing to score against: pass --gt, --dataset, --negatives or --positives"
+        )
     return score_folders(gt_dir, pred_dir, **options)
 
 

@@ -6,14 +6,16 @@
 - :mod:`endobench.writers.journal`: the run's append-only per-image journal (resume).
 - :mod:`endobench.writers.manifest`: ``manifest.json`` (every input image, its size and hash).
 - :mod:`endobench.writers.time_file`: the toolkit's ``timeElaspsed<set>.txt``.
-- :mod:`endobench.writers.package`: ``package_run`` and ``check_zip``.
+- :mod:`endobench.writers.package`: ``package_run`` and the rules of a submission.
+- :mod:`endobench.writers.zip_check`: ``check_zip`` (``package --check``).
 """
 
 from endobench.writers.manifest import read_manifest
 from endobench.writers.masks import mask_path, read_prediction, set_pred_dir, write_mask, write_prob
-from endobench.writers.package import PackageError, PackageReport, check_run, check_zip, package_run
+from endobench.writers.package import PackageError, PackageReport, check_run, package_run
 from endobench.writers.run_folder import RunFolder, prepare_run_dir, read_run_json
 from endobench.writers.time_file import format_time_file, parse_time_file
+from endobench.writers.zip_check import check_zip
 
 __all__ = [
     "PackageError",

@@ -328,62 +328,6 @@ def package_run(run_dir: str | Path, out_zip: str | Path, force: bool = False) -
     return report
 
 
-def check_zip(
-    zip_path: str | Path,
-    images: str | Path | Mapping[str, str | Path],
-    skip_problems: bool = False,
-) -> PackageReport:
-    """Validate a submission zip made anywhere against the test images.
-
-    Args:
-        zip_path: The zip file.
-        images: The test images (see :func:`expected_from_images`). The zip's ``<set>_pred`` folders
-            name the sets.
-        skip_problems: A test image that cannot be read is listed in ``report.skipped`` (its
-            mask's size is not checked) instead of stopping the check.
-
-    Returns:
-        The validation report (``report.ok`` is False when problems were found).
-
-    Raises:
-        EndobenchError: The zip is missing or not a zip, or the images cannot be found.
-    """
-    zip_path = Path(zip_path)
-    if not zip_path.is_file():
-        raise EndobenchError(f"zip {zip_path} not found; pass the submission zip")
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except zipfile.BadZipFile as err:
-        raise EndobenchError(f"{zip_path} is not a valid zip file ({err}); rebuild it") from err
-    with archive:
-        infos = archive.infolist()
-        root = PurePosixPath(*SUBMISSION_ROOT.parts)
-        set_names = sorted(
-            {
-                PurePosixPath(i.filename).parent.name[: -len("_pred")]
-                for i in infos
-                if not i.is_dir()
-                and PurePosixPath(i.filename).parent.parent == root
-                and PurePosixPath(i.filename).parent.name.endswith("_pred")
-            }
-        )
-        if not set_names:
-            raise EndobenchError(
-                f"{zip_path} holds no {root}/<set>_pred/ folder; it is not an EndoCV2021 submission"
-            )
-        skipped: list[str] | None = [] if skip_problems else None
-        expected = expected_from_images(images, set_names, skipped)
-        files = [(i.filename, _reader(archive, i.filename)) for i in infos if not i.is_dir()]
-        folders = [i.filename for i in infos if i.is_dir()]
-        report = validate_entries(files, expected, folders)
-        report.skipped = skipped or []
-        return report
-
-
-def _reader(archive: zipfile.ZipFile, name: str) -> Callable[[], bytes]:
-    return lambda: archive.read(name)
-
-
 def _package_error(what: str, report: PackageReport) -> PackageError:
     shown = "; ".join(bounded_problems(report.problems))
     return PackageError(

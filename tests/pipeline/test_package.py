@@ -12,7 +12,8 @@ from pipeline_helpers import make_run
 
 from endobench.errors import EndobenchError
 from endobench.writers.masks import mask_path, write_mask
-from endobench.writers.package import PackageError, check_run, check_zip, mask_problems, package_run
+from endobench.writers.package import PackageError, check_run, mask_problems, package_run
+from endobench.writers.zip_check import check_zip
 
 
 @pytest.fixture()
