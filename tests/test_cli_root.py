@@ -84,3 +84,33 @@ def test_an_error_re_raised_from_a_loader_worker_shows_only_its_message(monkeypa
     result = _models_raising(monkeypatch, worker)
     assert result.exit_code == 2
     assert result.stderr.strip() == "Error: /data/a b.jpg: the file is truncated; replace it"
+
+
+def _commands(group, path=()):
+    """Every command of the CLI with its path of names (groups' subcommands included)."""
+    import typer
+
+    click_group = typer.main.get_command(app) if group is None else group
+    for name, command in click_group.commands.items():
+        yield (*path, name), command
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+
+
+def test_help_at_80_columns_cuts_no_option_name():
+    """Every command's --help at COLUMNS=80: each option name whole, nothing cut with an ellipsis."""
+    checked = 0
+    for path, command in _commands(None):
+        result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        assert "…" not in result.output, f"{' '.join(path)} --help:\n{result.output}"
+        assert all(len(line) <= 80 for line in result.output.splitlines()), result.output
+        words = set(result.output.replace("│", " ").split())
+        for param in command.params:
+            for name in [*param.opts, *param.secondary_opts]:
+                if name.startswith("--"):
+                    assert name in words, (
+                        f"{' '.join(path)} --help shows {name} cut:\n{result.output}"
+                    )
+                    checked += 1
+    assert checked > 100

@@ -75,6 +75,50 @@ def _flags_take_no_value_in_help() -> None:
 _flags_take_no_value_in_help()
 
 
+def _help_never_cuts_names() -> None:
+    """Keep every option name whole in ``--help`` at any width (80 columns included).
+
+    typer's rich help lays options out in a table whose columns rich shrinks evenly when the
+    terminal is narrow, cutting long names (``--checkpoint-min…``). Its name and type columns are
+    made unbreakable, so the help text, the last column, gives way; a word too long for it
+    (``--negatives/--positives``) folds onto the next line instead of being cut.
+    """
+    from rich.table import Table
+    from rich.text import Text
+    from typer import rich_utils
+
+    if getattr(rich_utils.Table, "_endobench_whole_names", False):
+        return
+
+    class WholeNamesTable(Table):
+        _endobench_whole_names = True
+
+        def __rich_console__(self, console, options):
+            self.columns = [c for c in self.columns if any(str(cell) for cell in c._cells)]
+            for index, column in enumerate(self.columns):
+                column._index = index  # empty columns (no short names) would take padding
+            for column in self.columns[:-1]:
+                column.no_wrap = True
+            for column in self.columns:
+                column.overflow = "fold"
+            yield from super().__rich_console__(console, options)
+
+    rich_utils.Table = WholeNamesTable
+    parameter_help = rich_utils._get_parameter_help
+
+    def folding_parameter_help(**kwargs):
+        shown = parameter_help(**kwargs)
+        for item in getattr(shown, "renderables", ()):
+            if isinstance(item, Text):
+                item.overflow = "fold"
+        return shown
+
+    rich_utils._get_parameter_help = folding_parameter_help
+
+
+_help_never_cuts_names()
+
+
 def one_line_error(message: str) -> str:
     """The one line to print for an error message.
 
