@@ -170,7 +170,7 @@ def open_dataset(
             there are pairing problems.
     """
     if on_problem not in ("error", "skip"):
-        raise ConfigError(f"on_problem={on_problem!r} is not supported: use 'error' or 'skip'")
+        raise ValueError(f"on_problem must be 'error' or 'skip', not {on_problem!r}")
     folder = as_path(root)
     if masks is not None:
         layout, set_name = "images+masks", name or folder.name

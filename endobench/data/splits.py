@@ -78,7 +78,7 @@ def write_split_file(
     """
     file = Path(path)
     if file.exists() and not overwrite:
-        raise DataError(f"{file}: already exists; choose another name or pass overwrite=True")
+        raise DataError(f"{file}: already exists; choose another name or remove it first")
     return write_text_atomic(file, "".join(f"{entry}\n" for entry in entries))
 
 
@@ -105,7 +105,7 @@ def kfold(samples: Sequence[T], k: int = 5, seed: int = 0) -> list[tuple[list[T]
     items = list(samples)
     if not 2 <= k <= len(items):
         raise ConfigError(
-            f"k={k} folds is out of range for {len(items)} samples: use 2 <= k <= {len(items)}"
+            f"{k} folds (--folds) is out of range for {len(items)} samples: use 2 to {len(items)}"
         )
     ids = [_sample_id(item) for item in items]
     if len(set(ids)) != len(ids):

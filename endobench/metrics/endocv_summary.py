@@ -260,6 +260,5 @@ def has_nan(summary: dict) -> bool:
 def _refuse_overwrite(path: str | os.PathLike, overwrite: bool) -> None:
     if Path(path).exists() and not overwrite:
         raise ScoringError(
-            f"{path} already exists: choose another file or replace it "
-            "(overwrite=True; --overwrite on the command line)"
+            f"{path} already exists: choose another file or replace it with --overwrite"
         )

@@ -75,7 +75,7 @@ def save_checkpoint(
 
     dest = Path(path)
     if dest.exists() and not overwrite:
-        raise WeightsError(f"{dest} already exists; choose another path or pass overwrite=True")
+        raise WeightsError(f"{dest} already exists; choose another path")
     meta: dict[str, Any] = {}
     if isinstance(model_or_state_dict, nn.Module):
         cfg = dict(getattr(model_or_state_dict, "endobench_cfg", None) or {})
@@ -139,7 +139,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         except Exception as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise WeightsError(
-                f"{src}: not a plain torch state dict loadable with weights_only=True ({first})"
+                f"{src}: not a plain torch state dict (torch's safe loading refuses it: {first}); use an endobench checkpoint or a state dict of tensors"
             ) from None
         state_dict = _unwrap(loaded, src)
         metadata = {"format": "torch"}

@@ -127,7 +127,7 @@ def read_prob(path: str | Path) -> np.ndarray:
     except DataError as err:
         reason = str(err).split(": ", 1)[-1].split(";")[0]
         raise DataError(
-            f"{path}: probability map cannot be read ({reason}); rerun with force=True / --force"
+            f"{path}: probability map cannot be read ({reason}); run it again with --force"
         ) from None
     return pixels.astype(np.float32) / 255.0
 

@@ -299,14 +299,12 @@ def package_run(run_dir: str | Path, out_zip: str | Path, force: bool = False) -
     """
     out_zip = Path(out_zip)
     if out_zip.exists() and not force:
-        raise EndobenchError(
-            f"{out_zip} exists; replace it (force=True / --force) or choose another output"
-        )
+        raise EndobenchError(f"{out_zip} exists; replace it with --force or choose another --out")
     status = (read_run_json(run_dir, required=False) or {}).get("status", "complete")
     if status != "complete":
         raise EndobenchError(
             f"run {run_dir} is unfinished (status {status!r}): finish it with `endobench run "
-            "... --resume` (resume=True), then package it"
+            "... --resume`, then package it"
         )
     expected = expected_from_run(run_dir)
     files = submission_files(run_dir)

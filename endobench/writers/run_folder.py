@@ -92,8 +92,7 @@ def prepare_run_dir(run_dir: str | Path, force: bool = False, resume: bool = Fal
             shutil.rmtree(path)
         elif not resume:
             raise ConfigError(
-                f"run folder {path} exists; pass --resume (resume=True) to continue it or "
-                "--force (force=True) to overwrite it"
+                f"run folder {path} exists; pass --resume to continue it or --force to overwrite it"
             )
         elif not is_run_dir(path):
             raise ConfigError(
