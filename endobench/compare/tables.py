@@ -13,8 +13,9 @@ named families so that a reader knows which Dice is which:
   AUROC;
 - FPS.
 
-The best value of each column within a data set is bold. With a baseline, every other row also
-shows its change against the baseline's row of the same data set. FPS figures are only ranked
+The best value of each column within a data set is bold, compared as printed (values that print
+alike are not told apart, and a column whose values all print alike has none bold). With a
+baseline, every other row also shows its change against the baseline's row of the same data set. FPS figures are only ranked
 against each other when they were measured under the same conditions (device, backend, precision,
 threads); otherwise each FPS cell carries a table note naming its conditions and none is bold.
 """
@@ -302,9 +303,12 @@ def _mark_best(table: Table, group: list[int]) -> None:
             continue
         if len(candidates) < 2:
             continue
-        pick = max if higher else min
-        best = pick(table.rows[i].values[key] for i in candidates)
-        table.bold.update((i, key) for i in candidates if table.rows[i].values[key] == best)
+        # Compared as printed: a difference nobody can see in the table is not a win.
+        shown = {i: float(f"{table.rows[i].values[key]:.{METRICS[key][2]}f}") for i in candidates}
+        if len(set(shown.values())) < 2:
+            continue
+        best = (max if higher else min)(shown.values())
+        table.bold.update((i, key) for i in candidates if shown[i] == best)
 
 
 def _mark_deltas(table: Table, group: list[int], baseline: str) -> None:

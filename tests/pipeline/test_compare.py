@@ -159,3 +159,20 @@ def test_compare_cli_writes_table_and_plots(handmade_runs, tmp_path):
     ]
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 2 and "exists" in again.output
+
+
+def test_values_that_print_alike_are_not_bold(handmade_runs):
+    """0.8673 against 0.8673 (3.5e-7 apart) is no win: neither is bold; a visible gap still is."""
+    import copy
+
+    first, second = (copy.deepcopy(r) for r in load_sources(handmade_runs[:2]))
+    second["run"], second["model"] = "other", "other"
+    for record, dice in ((first, 0.86731), (second, 0.86731 + 3.5e-7)):
+        for entry in record["sets"].values():
+            entry["scores"]["dice"] = dice
+    text = render_table(build_table([first, second], metrics="dice"), "md")
+    assert "0.8673" in text and "**" not in text
+    for entry in second["sets"].values():
+        entry["scores"]["dice"] = 0.86751
+    text = render_table(build_table([first, second], metrics="dice"), "md")
+    assert "**0.8675**" in text and "**0.8673**" not in text
