@@ -272,6 +272,8 @@ def _add_notes(
     if any(k in keys for k in DETECTION):
         table.notes.append(LEGEND["detection"])
     if "fps" in keys and len(conditions) > 1:
+        # Numbered in the order the rows show them, so the first row carries note 1.
+        conditions = list(dict.fromkeys(row.condition for row in table.rows))
         for index, row in enumerate(table.rows):
             table.fps_notes[index] = conditions.index(row.condition) + 1
         for cond in conditions:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -90,13 +91,16 @@ def test_fps_from_different_devices_is_not_ranked(handmade_runs, sample_pairs, t
         dtype="float16",
     )
     text = compare_runs([*handmade_runs, gpu], metrics="dice,fps", fmt="md")
-    assert "**900.0**" not in text and "900.0 [1]" in text
-    assert "[2] FPS measured on Test CPU, torch, float32, 2 threads" in text
+    # Notes are numbered in the order the rows show them: the first rows (CPU) carry [1].
+    assert "**900.0**" not in text and "900.0 [2]" in text
+    assert "[1] FPS measured on Test CPU, torch, float32, 2 threads" in text
+    markers = re.findall(r"\d \[(\d)\] \|", text)
+    assert markers == sorted(markers) and markers[0] == "1"
     assert "not ranked against each other" in text
     # LaTeX: real table notes, the marker a \tnote and its text an item of tablenotes.
     latex = compare_runs([*handmade_runs, gpu], metrics="dice,fps", fmt="latex")
-    assert r"900.0\tnote{1}" in latex
-    assert r"\item[2] FPS measured on Test CPU, torch, float32, 2 threads." in latex
+    assert r"900.0\tnote{2}" in latex
+    assert r"\item[1] FPS measured on Test CPU, torch, float32, 2 threads." in latex
     assert "% [" not in latex
 
 
