@@ -76,10 +76,18 @@ def model_card(
     from endobench.models.card import write_card
 
     card = write_card(weights, run, json_out, markdown_out, notes=notes, force=force)
+    written = f"{json_out} and {markdown_out}" if markdown_out is not None else f"{json_out}"
     typer.echo(
-        f"{json_out}: card of {card['file']} ({card['sha256'][:12]}), "
+        f"wrote {written}: card of {card['file']} ({card['sha256'][:12]}), "
         f"{len(card['evaluations'])} evaluation(s)"
     )
+    for evaluation in card["evaluations"]:
+        if evaluation.get("fps_unstable"):
+            typer.echo(
+                f"Warning: run {evaluation['run']} has an unstable timing "
+                f"({evaluation['fps_unstable']}); its FPS is flagged in the card",
+                err=True,
+            )
 
 
 def register(app: typer.Typer) -> None:

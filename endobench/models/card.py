@@ -1,10 +1,8 @@
 """Model cards: what a weights file is, how it was trained and what it scores, from the records.
 
-A card is built only from what endobench recorded: the checkpoint's metadata (training data,
-recipe, seed, stages, compute, calibration) and finished ``endobench run`` folders (scores, FPS
-and their conditions). Nothing is typed in by hand except free notes (terms, limitations), so a
-card cannot drift from the file it describes. :func:`build_card` gives the JSON form,
-:func:`render_card` the markdown page; ``endobench model-card`` writes both.
+Built only from what endobench recorded: the checkpoint's metadata (training, calibration) and
+finished ``endobench run`` folders (scores, FPS and its conditions, an unstable timing flagged);
+nothing is typed in but free notes. :func:`build_card` gives the JSON, :func:`render_card` the page.
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ def evaluation_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     Raises:
         EndobenchError: The folder is not a finished run.
     """
-    from endobench.leaderboard.records import record_from_run
+    from endobench.leaderboard.records import is_unstable, record_from_run, unstable_reason
 
     run_dir = Path(run_dir)
     record = record_from_run(run_dir)
@@ -78,6 +76,7 @@ def evaluation_from_run(run_dir: str | os.PathLike) -> dict[str, Any]:
         "device_name": record["device_name"],
         "threads": record["threads"],
         "fps": record["fps"],
+        "fps_unstable": unstable_reason(record) if is_unstable(record) else None,
         "environment": record["environment"],
         "sets": sets,
         "detection": run.get("detection") if len(sets) > 1 else None,
@@ -325,7 +324,7 @@ def _evaluations_section(evaluations: Sequence[Mapping[str, Any]]) -> list[str]:
         "has any foreground pixel; AUROC ranks frames by their highest probability.",
     ]
     for ev in evaluations:
-        fps = ev.get("fps") or {}
+        fps, unstable = ev.get("fps") or {}, ev.get("fps_unstable")
         lines += [
             "",
             f"### `{ev['model']}` on {', '.join(ev['datasets']) or ', '.join(ev['sets'])} "
@@ -336,7 +335,8 @@ def _evaluations_section(evaluations: Sequence[Mapping[str, Any]]) -> list[str]:
             "",
             f"{_f(fps.get('fps'), 1)} FPS (median {_f(fps.get('median_ms'), 1)} ms, p90 "
             f"{_f(fps.get('p90_ms'), 1)} ms) at {ev['size']} px, {_runtime(ev)}, "
-            f"{counted(ev['threads'], 'thread')}, {ev['device_name']}.",
+            f"{counted(ev['threads'], 'thread')}, {ev['device_name']}."
+            + (f" **Unstable timing** ({unstable}): time it again." if unstable else ""),
         ]
     return lines
 

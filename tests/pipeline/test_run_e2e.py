@@ -21,8 +21,9 @@ from endobench.metrics import score_pair
 from endobench.metrics.folders import read_truth
 from endobench.runner import RunConfig, run_benchmark, run_sweep
 from endobench.writers.masks import mask_path, prob_path, read_mask_pixels
-from endobench.writers.package import check_zip, package_run
+from endobench.writers.package import package_run
 from endobench.writers.time_file import parse_time_file, time_file_path
+from endobench.writers.zip_check import check_zip
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -423,3 +424,36 @@ def test_model_card_states_the_runs_numbers(e2e, inputs, tmp_path):
     other = save_checkpoint(tmp_path / "other.safetensors", create_model(register()))
     with pytest.raises(EndobenchError, match="made with weights"):
         build_card(other, [e2e.run_dir])
+
+
+def test_model_card_names_both_files_and_flags_an_unstable_timing(e2e, inputs, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "unstable-run"
+    shutil.copytree(e2e.run_dir, run_dir)
+    timing = json.loads((run_dir / "timing.json").read_text())
+    timing |= {"unstable": True, "unstable_reasons": ["p90 3.1x the fastest pass"]}
+    (run_dir / "timing.json").write_text(json.dumps(timing))
+    card_json, card_md = tmp_path / "card.json", tmp_path / "card.md"
+    result = CliRunner().invoke(
+        app,
+        ["model-card", str(inputs["weights"]), "--run", str(run_dir)]
+        + ["--json", str(card_json), "--md", str(card_md)],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"wrote {card_json} and {card_md}: card of " in result.stdout
+    assert "Warning: run" in result.stderr and "p90 3.1x the fastest pass" in result.stderr
+    (evaluation,) = json.loads(card_json.read_text())["evaluations"]
+    assert "p90 3.1x the fastest pass" in evaluation["fps_unstable"]
+    assert "**Unstable timing** (p90 3.1x the fastest pass" in card_md.read_text()
+    timing |= {"unstable": False, "unstable_reasons": []}  # the same run timed as stable
+    (run_dir / "timing.json").write_text(json.dumps(timing))
+    stable = CliRunner().invoke(
+        app,
+        ["model-card", str(inputs["weights"]), "--run", str(run_dir)]
+        + ["--json", str(tmp_path / "stable.json")],
+    )
+    assert stable.exit_code == 0 and "Warning" not in stable.output
+    assert (
+        json.loads((tmp_path / "stable.json").read_text())["evaluations"][0]["fps_unstable"] is None
+    )

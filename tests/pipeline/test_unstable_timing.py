@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from endobench.cli import app
 from endobench.compare import compare_runs
-from endobench.writers.package import check_run, check_zip, package_run
+from endobench.writers.package import check_run, package_run
 from endobench.writers.time_file import format_time_file, time_file_path
+from endobench.writers.zip_check import check_zip
 
 
 @pytest.fixture()
