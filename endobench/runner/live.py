@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any
 
 from rich.console import Console
@@ -87,7 +88,9 @@ def summary_table(result: RunResult) -> Table:
             if entry.inferred == entry.images
             else f"{entry.images} ({entry.inferred} new)"
         )
-        table.add_row(name, count, *("–" if v is None else f"{v:.3f}" for v in values))
+        # No polyp in any frame (negatives): the distance is undefined, shown as a dash, not nan.
+        shown = ("–" if v is None or math.isnan(v) else f"{v:.3f}" for v in values)
+        table.add_row(name, count, *shown)
     return table
 
 

@@ -297,3 +297,30 @@ def test_mean_dice_is_left_undefined_on_polyp_free_frames_everywhere(run):
     card_sets = evaluation_from_run(run.run_dir)["sets"]
     assert "mean_dice_0.5" not in card_sets["polypgen-negative"]["scores"]
     assert card_sets["mixed"]["scores"]["mean_dice_0.5"] == mixed["mean_dice_0.5"]
+
+
+def test_summary_of_a_polyp_free_set_prints_no_nan():
+    """Hdf is undefined without a polyp anywhere: the run's summary shows a dash, not nan."""
+    import io
+    import warnings
+
+    from rich.console import Console
+
+    from endobench.metrics.endocv import score_pair
+    from endobench.metrics.endocv_summary import EndoCVAccumulator
+    from endobench.runner.live import summary_table
+    from endobench.runner.result import RunResult, SetResult
+
+    accumulator = EndoCVAccumulator()
+    for name in ("a", "b"):
+        empty = np.zeros((32, 40), bool)
+        accumulator.update(name, score_pair(empty, np.zeros((32, 40), np.uint8)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = accumulator.compute()
+    assert math.isnan(summary["EndoCV2021_seg"]["hausdorff_distance"]["value"])
+    result = RunResult(Path("r"), "r", {"negatives": SetResult(2, 2, 0, summary=summary)})
+    buffer = io.StringIO()
+    Console(file=buffer, width=200).print(summary_table(result))
+    row = next(line for line in buffer.getvalue().splitlines() if "negatives" in line)
+    assert "nan" not in row.lower() and row.rstrip().endswith("–")
