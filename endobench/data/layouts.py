@@ -50,7 +50,7 @@ from endobench.data.pairing import (
 )
 from endobench.data.pairing import check_files as check_readable
 from endobench.data.polypgen import list_sequence_data, sequence_of, sequence_part
-from endobench.errors import ConfigError, DataError
+from endobench.errors import DataError
 
 LAYOUTS = (
     "polypgen",
