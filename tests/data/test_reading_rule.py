@@ -213,7 +213,7 @@ def test_real_folders_open_whole_with_every_file_checked(shared_data):
         "Kvasir-SEG": 1000,
         "CVC-ClinicDB": 612,
         "CVC-ClinicDB-tif-sample": 4,
-        "PolypGen-negatives": 416,
+        "PolypGen-negatives": 546,
     }
     for folder, count in counts.items():
         dataset = open_dataset(shared_data / folder, check_files=True)
