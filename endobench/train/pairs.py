@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
 from endobench.errors import ConfigError, DataError
+from endobench.stopping import ignore_interrupts
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,7 @@ def cache_pairs(
         num_workers=workers,
         collate_fn=_collate_keep_originals,
         generator=torch.Generator(),  # leaves the global generator alone (exact resume)
+        worker_init_fn=ignore_interrupts if workers else None,  # Ctrl-C is the trainer's
     )
     start = 0
     for batch in loader:
@@ -329,6 +331,7 @@ def batch_loader(source: TorchDataset, batches: list[list[int]], workers: int):
         batch_sampler=batches,
         num_workers=0 if in_memory else workers,
         collate_fn=_collate_keep_originals,
+        worker_init_fn=None if in_memory or not workers else ignore_interrupts,
         # A DataLoader draws its workers' base seed from this generator; a private one keeps the
         # global generator (dropout, drop-path) on the same sequence whether or not a run resumed.
         generator=torch.Generator(),
