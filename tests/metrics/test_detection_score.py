@@ -168,4 +168,7 @@ def test_score_command_with_negatives_and_positives(frames, tmp_path):
     )
     assert only_positive.exit_code == 0 and "50.0 % (1 of 2)" in only_positive.output
     nothing = runner.invoke(app, ["score", "--pred", str(frames / "pred")])
-    assert nothing.exit_code == 2 and "pass --gt, --negatives or --positives" in nothing.output
+    assert (
+        nothing.exit_code == 2
+        and "pass --gt, --dataset, --negatives or --positives" in nothing.output
+    )

@@ -13,6 +13,7 @@ import tifffile
 from mask_cases import blob, noise
 from toolkit_reference import reference_folder
 
+from endobench.data.readers import read_mask_channel
 from endobench.errors import DataError, ScoringError
 from endobench.metrics import ScoringWarning, read_truth, score_arrays, score_folders
 
@@ -142,7 +143,10 @@ def test_tiff_masks_are_read_with_tifffile(tmp_path):
     rgb[..., 0] = 255  # red would make everything polyp if the channel were wrong
     tifffile.imwrite(tmp_path / "rgb.tif", rgb, photometric="rgb")
     tifffile.imwrite(tmp_path / "gray.tif", truth)
-    np.testing.assert_array_equal(read_truth(tmp_path / "rgb.tif"), truth > 0)
+    # The toolkit's channel 0 of an RGB TIFF is blue; as a truth, a colour image is refused.
+    np.testing.assert_array_equal(read_mask_channel(tmp_path / "rgb.tif") > 0, truth > 0)
+    with pytest.raises(DataError, match="rgb.tif: is a colour image, not a grey mask"):
+        read_truth(tmp_path / "rgb.tif")
     np.testing.assert_array_equal(read_truth(tmp_path / "gray.tif"), truth > 0)
     (tmp_path / "broken.tif").write_bytes(b"II*\x00garbage")
     with pytest.raises(DataError, match="broken.tif"):

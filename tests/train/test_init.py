@@ -49,7 +49,10 @@ def test_second_stage_starts_from_the_given_weights_and_records_them(tmp_path):
     assert init["training"]["epochs_trained"] == 1
     assert end_meta["training"]["validation_ids"] == start_meta["training"]["validation_ids"]
     stages = build_card(tmp_path / "stage2" / "best.safetensors")["stages"]
-    assert [(s["lr"], s["epochs"], s["best_epoch"]) for s in stages] == [(1e-4, 1, 1), (1e-9, 1, 1)]
+    assert [(s["lr"], s["epochs"], s["best_epoch"]) for s in stages] == [
+        (2e-4, 1, 1),
+        (1e-9, 1, 1),
+    ]  # brp_lite: lr 2e-4
 
     # Another seed holds back other images, some of which trained stage 1: refused in one line.
     leaky = runner.invoke(
