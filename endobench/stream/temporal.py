@@ -40,7 +40,8 @@ class FilterParams:
     def __post_init__(self) -> None:
         if min(self.k, self.n, self.m) < 1 or self.k > self.n:
             raise ConfigError(
-                f"temporal filter k={self.k}, n={self.n}, m={self.m}: need 1 <= k <= n and m >= 1"
+                f"temporal filter {self.k},{self.n},{self.m} (--filter K,N,M): need 1 <= K <= N "
+                "and M >= 1"
             )
 
     @classmethod

@@ -64,7 +64,7 @@ def test_episodes_and_changes():
 
 @pytest.mark.parametrize("k,n,m", [(0, 3, 1), (4, 3, 1), (1, 1, 0)])
 def test_out_of_range_parameters_are_refused(k, n, m):
-    with pytest.raises(ConfigError, match="1 <= k <= n"):
+    with pytest.raises(ConfigError, match="1 <= K <= N"):
         FilterParams(k, n, m)
 
 
