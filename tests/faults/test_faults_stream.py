@@ -42,7 +42,7 @@ def test_unreadable_sources(tmp_path, make, words):
 def test_contradicting_options(tmp_path):
     video = _video(tmp_path)
     assert_one_line_error(_stream(video, tmp_path / "o", "--negative", "--positive"), "--negative")
-    assert_one_line_error(_stream(video, tmp_path / "o", "--filter", "5,3,1"), "k <= n")
+    assert_one_line_error(_stream(video, tmp_path / "o", "--filter", "5,3,1"), "K <= N")
     assert snapshot(tmp_path / "o") == {}
 
 
