@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -75,11 +76,13 @@ def package(
         "--images",
         help="With --check: the test images (one subfolder per set, or one set's folder).",
     ),
-    dataset: str | None = typer.Option(
-        None,
-        "--dataset",
-        help="With --check: the named data set the zip answers (kvasir:test; see datasets).",
-    ),
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="With --check: the named data set the zip answers (kvasir:test; see datasets).",
+        ),
+    ] = None,
     data_root: DataRoot = None,
     skip_problems: SkipUnreadableImages = False,
 ) -> None:

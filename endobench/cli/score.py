@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -58,11 +59,13 @@ def score(
         help="Folder of 8- or 16-bit probability maps named like the truths (<name>.<ext>, "
         "<name>_prob.png): PraNet's eval/main.m figures (meanDic, meanIoU, wFm, Sm, ...).",
     ),
-    dataset: str | None = typer.Option(
-        None,
-        "--dataset",
-        help="Instead of --gt: the truths of a named data set (kvasir:test; see datasets).",
-    ),
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Instead of --gt: the truths of a named data set (kvasir:test; see datasets).",
+        ),
+    ] = None,
     data_root: DataRoot = None,
     json_file: Path | None = typer.Option(
         None, "--json", help="Write the toolkit's JSON summary here."
@@ -102,6 +105,10 @@ def score(
     PraNet's eval/main.m (--maps); no torch."""
     import warnings
 
+    if dataset and (maps is not None or pred is None):
+        from endobench.errors import ConfigError
+
+        raise ConfigError("--dataset goes with --pred; --maps takes the truths' folder (--gt)")
     if maps is not None or pred is None:
         _check_maps_alone(gt, pred, maps, csv_file, standard, negatives, positives, prob)
         return _score_maps(gt, maps, json_file, overwrite, progress)
