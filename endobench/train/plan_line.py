@@ -1,18 +1,20 @@
 """What ``endobench train`` is about to do, said before it starts: the recipe's side, scales,
 folds, epochs and batch, and a time estimate measured on this machine.
 
-The estimate times one training step (forward, structure loss, backward) of a throwaway copy of
-the model at every training side, on two random images, after one untimed step at that side (the
-first step at a new side sets up its kernels, several times slower); the
-real run's weights, optimiser and random generators are not touched. An epoch is estimated as its
-training images times the step seconds per image summed over the sides, plus its validation
-images at a third of a step at the training side (a forward pass). It is rough: a larger batch is
-faster per image, and other jobs on the machine slow a run down.
+The estimate times one training step (forward, structure loss, backward) of a throwaway,
+randomly initialised copy of the model (no weights file is read) at every training side, on two
+random images, after one untimed step at that side (the first step at a new side sets up its
+kernels, several times slower); the real run's weights, optimiser and random generators are not
+touched. An epoch is estimated as its training images times the step seconds per image summed
+over the sides, plus its validation images at a third of a step at the training side (a forward
+pass). It is rough: a larger batch is faster per image, and other jobs on the machine slow a run
+down.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import torch
 
@@ -38,7 +40,10 @@ def step_seconds(config: TrainConfig, recipe: Recipe, device: torch.device) -> d
     from endobench.train.fold_state import build_model
     from endobench.train.loss import deep_supervision_loss
 
-    model = build_model(config).to(device).train()
+    # Random initial weights time the same as trained ones: no weights file is read for this.
+    kwargs = {k: v for k, v in config.model_kwargs.items() if k != "backbone_weights"}
+    untrained = replace(config, model_kwargs={**kwargs, "pretrained_backbone": False})
+    model = build_model(untrained).to(device).train()
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     sides = multiscale_sizes(recipe.size, recipe.scales)
