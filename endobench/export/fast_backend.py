@@ -21,52 +21,22 @@ CPU, random weights on a CPU) stays with the predictor it was given, and the rea
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from endobench.errors import ConfigError
+from endobench.export.selection import (
+    CALIBRATION_IMAGES,
+    MIN_DICE,
+    TIMED_PASSES,
+    BackendSelection,
+    calibration_images,
+)
 
-#: Smallest per-image Dice between ONNX Runtime's and eager PyTorch's masks.
-MIN_DICE = 0.99
-#: Calibration images (evenly spaced over the bundled sample's real images).
-CALIBRATION_IMAGES = 10
-#: Timed batch-1 passes of each backend (after two untimed ones); the median decides.
-TIMED_PASSES = 5
 #: Format of the cached verdict; a different one is rebuilt.
 VERDICT_FORMAT = 1
-
-
-@dataclass
-class BackendSelection:
-    """The predictor a run uses, and why.
-
-    Attributes:
-        predictor: The predictor to run (the one given, or an ONNX Runtime one).
-        backend: ``torch`` or ``onnxruntime``.
-        reason: One sentence saying why this backend.
-        onnx_file: The cached export that runs (None for PyTorch).
-        check: What the comparison measured (None when there was none).
-        cached: The verdict was read from the cache (no export or comparison this time).
-    """
-
-    predictor: Any
-    backend: str
-    reason: str
-    onnx_file: str | None = None
-    check: dict[str, Any] | None = field(default=None)
-    cached: bool = False
-
-    def record(self) -> dict[str, Any]:
-        """What ``run.json`` records of the choice (``backend_choice``)."""
-        return {
-            "backend": self.backend,
-            "reason": self.reason,
-            "onnx_file": self.onnx_file,
-            "check": self.check,
-        }
 
 
 def select_fast_backend(
@@ -220,16 +190,6 @@ def compare_backends(eager, fast, images: int = CALIBRATION_IMAGES) -> dict[str,
         "threads": _threads(),
         "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-
-
-def calibration_images(images: int = CALIBRATION_IMAGES) -> tuple[list[str], list[np.ndarray]]:
-    """Ids and RGB arrays of ``images`` bundled real images, evenly spaced (the calibration sample)."""
-    from endobench.export.onnx import reference_images
-
-    references = reference_images()
-    picks = np.linspace(0, len(references) - 1, min(images, len(references))).round()
-    chosen = [references[int(i)] for i in sorted(set(picks))]
-    return [image_id for image_id, _ in chosen], [image for _, image in chosen]
 
 
 def _reason(check: dict[str, Any], agreed: bool, faster: bool) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from endobench.export.fast_backend import (
+from endobench.export.selection import (
     CALIBRATION_IMAGES,
     MIN_DICE,
     TIMED_PASSES,
