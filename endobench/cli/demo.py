@@ -14,8 +14,10 @@ def demo(
 ) -> None:
     """Segment the bundled Kvasir-SEG and CVC-ClinicDB sample; print EndoCV2021 scores and FPS.
 
-    The run folder is ``<out>/demo``; the demo's own folder is replaced on every call.
+    The run folder is ``<out>/demo``; the demo's own folder is replaced on every call. Like
+    ``run`` without ``--backend``, it takes the fastest backend verified to give eager fp32's masks.
     """
+    from endobench.export.fast_backend import select_fast_backend
     from endobench.runner import RunConfig, run_benchmark
 
     config = RunConfig(
@@ -30,7 +32,7 @@ def demo(
         optimise=True,
         threads=threads,
     )
-    result = run_benchmark(config)
+    result = run_benchmark(config, select_fast_backend)
     typer.echo(f"wrote {result.run_dir}")
 
 
