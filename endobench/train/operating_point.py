@@ -310,6 +310,8 @@ def coarse_budget_note(n_negatives: int, max_fp_rate: float) -> str:
     """
     if not n_negatives or 1 / n_negatives <= max_fp_rate:
         return ""
+    if max_fp_rate <= 0:
+        return f"note: a budget of 0 allows no false-positive frame among {n_negatives}"
     needed = math.ceil(1 / max_fp_rate)
     return (
         f"note: one of {n_negatives} negative frames is {1 / n_negatives:.1%}, above the "

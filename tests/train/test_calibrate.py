@@ -270,11 +270,14 @@ def test_no_candidate_within_the_budget_is_a_one_line_error_after_the_plot(
     bright = tmp_path / "bright"
     bright.mkdir()
     cv2.imwrite(str(bright / "all.png"), np.full((SIDE, SIDE, 3), 255, np.uint8))
-    # Large biases make the untrained network call every pixel of every frame a polyp.
+    # Zero weights and large biases make the network call every pixel of every frame a polyp,
+    # whatever its random initialisation (large biases alone did not, on some draws).
     model = create_model("brp_lite", pretrained_backbone=False)
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
-            if name.endswith("bias"):
+            if name.endswith("weight"):
+                tensor.zero_()
+            elif name.endswith("bias"):
                 tensor.fill_(10.0)
     weights = tmp_path / "w.safetensors"
     save_checkpoint(weights, model, {"model": "brp_lite", "input_size": 64})
@@ -285,6 +288,14 @@ def test_no_candidate_within_the_budget_is_a_one_line_error_after_the_plot(
     assert result.exit_code == 2, result.output
     assert "within --max-fp-rate 0" in result.output and "Traceback" not in result.output
     assert plot.is_file()
+
+
+def test_a_budget_of_zero_gets_a_note_not_a_division_by_zero():
+    from endobench.train.operating_point import coarse_budget_note
+
+    assert coarse_budget_note(36, 0.0) == "note: a budget of 0 allows no false-positive frame among 36"
+    assert coarse_budget_note(36, 0.05) == ""
+    assert "at least 50 frames" in coarse_budget_note(36, 0.02)
 
 
 def test_validation_from_a_test_set_or_that_trained_the_weights_is_refused(tmp_path):
