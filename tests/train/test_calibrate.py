@@ -293,7 +293,9 @@ def test_no_candidate_within_the_budget_is_a_one_line_error_after_the_plot(
 def test_a_budget_of_zero_gets_a_note_not_a_division_by_zero():
     from endobench.train.operating_point import coarse_budget_note
 
-    assert coarse_budget_note(36, 0.0) == "note: a budget of 0 allows no false-positive frame among 36"
+    assert (
+        coarse_budget_note(36, 0.0) == "note: a budget of 0 allows no false-positive frame among 36"
+    )
     assert coarse_budget_note(36, 0.05) == ""
     assert "at least 50 frames" in coarse_budget_note(36, 0.02)
 
