@@ -40,17 +40,24 @@ class Preprocess:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
 
+    def resize(self, image: np.ndarray) -> np.ndarray:
+        """Resize an H x W x C image to S x S (any channel order; an S x S image is kept).
+
+        Shrinking averages pixels (like PIL's antialiased resize in PraNet's test loader);
+        enlarging interpolates bilinearly.
+        """
+        if image.shape[:2] == (self.size, self.size):
+            return image
+        shrink = image.shape[0] * image.shape[1] > self.size * self.size
+        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        return cv2.resize(image, (self.size, self.size), interpolation=interpolation)
+
     def to_array(self, image: np.ndarray) -> np.ndarray:
         """Return the normalised 3 x S x S float32 array of an H x W x 3 uint8 RGB image."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3:
             raise ConfigError(f"expected an H x W x 3 RGB image, got shape {image.shape}")
-        # Shrinking averages pixels (like PIL's antialiased resize in PraNet's test loader);
-        # enlarging interpolates bilinearly.
-        shrink = image.shape[0] * image.shape[1] > self.size * self.size
-        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-        resized = cv2.resize(image, (self.size, self.size), interpolation=interpolation)
-        scaled = resized.astype(np.float32) / 255.0
+        scaled = self.resize(image).astype(np.float32) / 255.0
         scaled -= np.asarray(self.mean, dtype=np.float32)
         scaled /= np.asarray(self.std, dtype=np.float32)
         return np.ascontiguousarray(scaled.transpose(2, 0, 1))

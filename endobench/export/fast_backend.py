@@ -81,16 +81,16 @@ def select_fast_backend(
         OPSET,
     )
     onnx_path, record_path = export_paths(key, Path(cache_dir) if cache_dir else None)
-    verdict = _cached_verdict(record_path, onnx_path, key)
+    verdict, fast = _cached_verdict(record_path, onnx_path, key), None
     cached = verdict is not None
     if verdict is None:
-        verdict = _status(progress, predictor.model_name, onnx_path.parent)(
+        verdict, fast = _status(progress, predictor.model_name, onnx_path.parent)(
             lambda: _verify(predictor, key, onnx_path, record_path, min_dice, images)
         )
     if verdict["backend"] != "onnxruntime":
         check = verdict.get("check")
         return BackendSelection(predictor, "torch", verdict["reason"], None, check, cached)
-    fast = _open(predictor, onnx_path)
+    fast = fast or _open(predictor, onnx_path)
     return BackendSelection(
         fast, "onnxruntime", verdict["reason"], str(onnx_path), verdict["check"], cached
     )
@@ -139,8 +139,13 @@ def _cached_verdict(record_path: Path, onnx_path: Path, key: dict[str, Any]) -> 
 
 def _verify(
     predictor, key: dict, onnx_path: Path, record_path: Path, min_dice: float, images: int
-) -> dict[str, Any]:
-    """Export, compare masks and speed on the calibration sample, and cache the verdict."""
+) -> tuple[dict[str, Any], Any]:
+    """Export, compare masks and speed on the calibration sample, and cache the verdict.
+
+    Returns:
+        The verdict and the ONNX Runtime predictor it measured (None when the export was
+        refused), so the run goes on with the session already open.
+    """
     from endobench.export.onnx import ExportCheckError, export_predictor
     from endobench.io import sha256_file, write_json_atomic
 
@@ -150,7 +155,7 @@ def _verify(
     except ExportCheckError as err:
         verdict["reason"] = f"eager PyTorch: its ONNX export was refused ({err})"
         write_json_atomic(record_path, verdict)
-        return verdict
+        return verdict, None
     fast = _open(predictor, onnx_path)
     check = compare_backends(predictor, fast, images) | {"min_dice_required": min_dice}
     verdict |= {"check": check, "onnx_sha256": sha256_file(onnx_path)}
@@ -159,7 +164,7 @@ def _verify(
     verdict["backend"] = "onnxruntime" if agreed and faster else "torch"
     verdict["reason"] = _reason(check, agreed, faster)
     write_json_atomic(record_path, verdict)
-    return verdict
+    return verdict, fast
 
 
 def compare_backends(eager, fast, images: int = CALIBRATION_IMAGES) -> dict[str, Any]:

@@ -53,9 +53,9 @@ class BackendSelection:
 
 def calibration_images(images: int = CALIBRATION_IMAGES) -> tuple[list[str], list[np.ndarray]]:
     """Ids and RGB arrays of ``images`` bundled real images, evenly spaced (the calibration sample)."""
+    from endobench.data.inputs import evenly_spaced
     from endobench.export.onnx import reference_images
 
     references = reference_images()
-    picks = np.linspace(0, len(references) - 1, min(images, len(references))).round()
-    chosen = [references[int(i)] for i in sorted(set(picks))]
+    chosen = [references[i] for i in evenly_spaced(len(references), images)]
     return [image_id for image_id, _ in chosen], [image for _, image in chosen]

@@ -179,7 +179,7 @@ class Engine:
             "dtype": self.dtype,
             "backend": self.backend,
             "precision": self.precision,
-            "inference_path": getattr(self.predictor, "inference_path", None),
+            "inference_path": self.predictor.inference_path,
             "device": self.device.type,
             "device_name": self.device_name,
             "threads": torch.get_num_threads(),

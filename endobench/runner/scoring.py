@@ -13,6 +13,7 @@ results is the run folder's job (:meth:`endobench.writers.run_folder.RunFolder.w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,13 @@ import numpy as np
 
 from endobench.data.readers import read_mask_channel
 from endobench.metrics.pranet_files import PRANET_EVAL
-from endobench.metrics.set_scorer import Frame, MeasuredFrame, ScoreResult, SetScorer
+from endobench.metrics.set_scorer import (
+    Frame,
+    MeasuredFrame,
+    ScoreResult,
+    ScoringRules,
+    SetScorer,
+)
 from endobench.writers.masks import mask_path, prob_path, read_prob
 
 #: ``(set, entry) -> MeasuredFrame``: where a set's measured frames come from (a ScorePool's).
@@ -32,6 +39,13 @@ def run_scorer(truth: bool = True, use_prob: bool = False) -> SetScorer:
     """The scorer of one set of a run: the standard metrics for sets with truth (and PraNet's
     eval/main.m figures when the run saved its maps), detection always."""
     return SetScorer(standard=truth, consumers=(PRANET_EVAL,) if truth and use_prob else ())
+
+
+@functools.cache
+def run_rules(truth: bool = True, use_prob: bool = False) -> ScoringRules:
+    """How :func:`run_scorer` measures one frame, made once per process (measuring holds no
+    state), so that scoring an image builds no scorer."""
+    return run_scorer(truth, use_prob).rules
 
 
 def score_image(
@@ -59,7 +73,7 @@ def score_image(
             probability = np.rint(read_prob(map_file) * 255).astype(np.uint8)  # the PNG's values
             files = (str(entry["mask"]), str(map_file)) if entry.get("mask") else None
         frame = Frame(entry["name"], _truth_channel(entry), prediction, probability, files=files)
-    return run_scorer(truth, use_prob).rules.measure(frame)
+    return run_rules(truth, use_prob).measure(frame)
 
 
 def score_set(

@@ -56,8 +56,9 @@ class FrameAnalyser:
         self.size = predictor.input_size
 
     def prepare(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """Return the normalised 3 x S x S float32 input of a BGR frame (shrunk by pixel area)."""
-        small = cv2.resize(frame_bgr, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        """Return the normalised 3 x S x S float32 input of a BGR frame, resized by the
+        predictor's rule before the colour conversion (on S x S pixels, not the frame's)."""
+        small = self.predictor.preprocess.resize(frame_bgr)
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         return self.predictor.preprocess.to_array(rgb)
 

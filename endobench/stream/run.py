@@ -98,12 +98,13 @@ def run_stream(settings: StreamSettings) -> tuple[dict[str, Any], Path]:
         raise ConfigError(f"label {settings.label!r}: use one of {', '.join(LABELS)} or none")
     if not 0 < settings.overlay_scale <= 1:
         raise ConfigError(f"--overlay-scale {settings.overlay_scale}: give a scale in (0, 1]")
-    if settings.out is not None:
+    if settings.out is not None:  # checked before the source opens
         check_out_dir(Path(settings.out), settings.force)
     source = open_source(settings.source, settings.fps)
     try:
         out = Path(settings.out) if settings.out is not None else default_out(source.name)
-        check_out_dir(out, settings.force)
+        if settings.out is None:  # the default folder is named after the source
+            check_out_dir(out, settings.force)
         with torch_threads(settings.threads):
             predictor, batch, backend_choice = _open_model(settings)
             analyser = FrameAnalyser(predictor)

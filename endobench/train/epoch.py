@@ -27,7 +27,7 @@ from endobench.train.fold_state import FoldState
 from endobench.train.loss import deep_supervision_loss
 from endobench.train.pairs import batch_loader
 from endobench.train.recipe import multiscale_sizes
-from endobench.train.weak_frames import WEAK, frame_loss
+from endobench.train.weak_frames import KindSplit, frame_loss
 
 
 def to_inputs(images: torch.Tensor, masks: torch.Tensor, state: FoldState):
@@ -89,8 +89,9 @@ def train_epoch(
             ``batches_done``, loss ``total`` and ``count``, ``seconds``), for mid-epoch saving.
 
     Returns:
-        The mean loss at scale 1 over all ranks, and the epoch's training seconds (validation
-        excluded; an interrupted epoch's earlier seconds included).
+        The mean loss at scale 1 over all ranks, the epoch's training seconds (validation
+        excluded; an interrupted epoch's earlier seconds included) and the images the whole
+        epoch trains over all ranks (each once, whatever the number of scales).
     """
     tic = time.perf_counter()
     epoch = state.epoch + 1
@@ -104,7 +105,8 @@ def train_epoch(
     loader = batch_loader(source, batches[skip:], state.config.workers)
     with display.batches(description, len(batches), done=skip) as advance:
         for done, (images, masks, *_) in enumerate(loader, skip + 1):
-            kinds = state.mix.kinds(batches[done - 1]) if state.mix is not None else None
+            weak = state.mix is not None and state.mix.has_weak
+            kinds = state.mix.kinds(batches[done - 1]) if weak else None
             extra = BatchExtras(kinds, batch_generator(state.config.seed, epoch, done))
             total, count = train_batch(state, images, masks, total, count, extra)
             advance(len(images) * state.ctx.world_size, loss=total / max(count, 1))
@@ -120,7 +122,8 @@ def train_epoch(
                     }
                 )
     total, count = D.all_sum(state.ctx, [total, count])
-    return total / max(count, 1), before + time.perf_counter() - tic
+    images = sum(len(batch) for batch in batches) * state.ctx.world_size
+    return total / max(count, 1), before + time.perf_counter() - tic, images
 
 
 @dataclass
@@ -128,8 +131,8 @@ class BatchExtras:
     """What a training batch needs beside its pixels.
 
     Attributes:
-        kinds: Each image's kind (:mod:`endobench.train.weak_frames`), or None when every image
-            has a mask and no frame-level loss applies.
+        kinds: Each image's kind (:mod:`endobench.train.weak_frames`), or None when the run has
+            no weak positive (then the published loss applies unchanged).
         generator: The batch's augmentation draws (used when ``Recipe.augment``).
     """
 
@@ -137,23 +140,23 @@ class BatchExtras:
     generator: torch.Generator | None = None
 
 
-def batch_loss(outputs, y: torch.Tensor, kinds: torch.Tensor | None, recipe) -> torch.Tensor:
+def batch_loss(outputs, y: torch.Tensor, split: KindSplit | None, recipe) -> torch.Tensor:
     """The structure loss of the images with a (possibly empty) mask, plus the recipe's
     ``frame_loss`` times the frame-level loss of the weak positives and the negatives.
 
-    Without ``kinds`` (or with no weak positive in the run), exactly the published loss.
+    Without ``split`` (no weak positive in the run), exactly the published loss.
     """
-    if kinds is None:
+    if split is None:
         return deep_supervision_loss(outputs, y, bce=recipe.bce)
-    pixel = kinds != WEAK
     loss = y.new_zeros(())
-    if bool(pixel.all()):
+    if split.pixel is None:
         loss = deep_supervision_loss(outputs, y, bce=recipe.bce)
-    elif bool(pixel.any()):
+    elif len(split.pixel):
+        pixel = split.pixel
         loss = deep_supervision_loss([o[pixel] for o in outputs], y[pixel], bce=recipe.bce)
-    framed = kinds >= 0
-    if recipe.frame_loss > 0 and bool(framed.any()):
-        loss = loss + recipe.frame_loss * frame_loss([o[framed] for o in outputs], kinds[framed])
+    if recipe.frame_loss > 0 and len(split.framed):
+        framed = [o[split.framed] for o in outputs]
+        loss = loss + recipe.frame_loss * frame_loss(framed, split.targets)
     return loss
 
 
@@ -174,9 +177,7 @@ def train_batch(
     base_x, base_y = to_inputs(images, masks, state)
     if recipe.augment and extras.generator is not None:
         base_x, base_y = augment_batch(base_x, base_y, extras.generator)
-    kinds = None
-    if extras.kinds is not None and state.mix is not None and state.mix.has_weak:
-        kinds = torch.tensor(extras.kinds, device=base_x.device)
+    split = KindSplit.of(extras.kinds, base_x.device) if extras.kinds is not None else None
     for index, side in enumerate(sides):
         x, y = base_x, base_y
         if side != recipe.size:
@@ -187,7 +188,7 @@ def train_batch(
         state.optimizer.zero_grad(set_to_none=True)
         with autocast(state):
             outputs = state.net(x)
-        loss = batch_loss(outputs, y, kinds, recipe)
+        loss = batch_loss(outputs, y, split, recipe)
         loss.backward()
         if recipe.clip > 0:
             torch.nn.utils.clip_grad_value_(state.net.parameters(), recipe.clip)

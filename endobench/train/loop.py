@@ -26,7 +26,7 @@ import endobench.train.distributed as D
 from endobench.models.checkpoint import read_weights
 from endobench.stopping import Interrupted, stop_requested
 from endobench.train.display import TrainingDisplay
-from endobench.train.epoch import epoch_batches, train_epoch, validate
+from endobench.train.epoch import train_epoch, validate
 from endobench.train.fold_plan import FoldPlan, plan_training
 from endobench.train.fold_state import FoldState, check_backbone_weights, open_fold_state
 from endobench.train.negative_mix import describe_mix, training_pairs
@@ -160,7 +160,7 @@ def run_epoch(
     frames = frames or FrameSources()
     resumed = state.resumed_partial()
     before = resumed["seconds"] if resumed else 0.0
-    train_loss, train_seconds = train_epoch(state, train_source, display, on_batch=saver)
+    train_loss, train_seconds, images = train_epoch(state, train_source, display, on_batch=saver)
     D.sync_buffers(state.ctx, state.model)
     val_loss = val_dice = None
     val_seconds = 0.0
@@ -188,7 +188,7 @@ def run_epoch(
         "seconds": before + time.perf_counter() - tic,
         "train_seconds": train_seconds,
         "val_seconds": None if val_source is None and not rates_given(frames) else val_seconds,
-        "images_per_s": epoch_images(state, len(train_source)) / train_seconds,
+        "images_per_s": images / train_seconds,
     }
     improved = state.end_epoch(row)
     if state.ctx.is_main:
@@ -197,13 +197,6 @@ def run_epoch(
         state.save()
         saver.saved()
     D.barrier(state.ctx)
-
-
-def epoch_images(state: FoldState, n_source: int) -> int:
-    """Images one epoch trains over all ranks (positives, negatives and weak frames of its
-    batches; each counted once, whatever the number of scales)."""
-    batches = epoch_batches(state, n_source, state.epoch + 1)
-    return sum(len(batch) for batch in batches) * state.ctx.world_size
 
 
 def rates_given(frames: FrameSources) -> bool:

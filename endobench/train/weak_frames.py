@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -81,6 +82,35 @@ def resolve_weak_frames(folders: Sequence[str | Path]) -> tuple[list[Pair], list
         described.append(f"{root.name}: {len(new)} frames ({counts})")
         pairs.extend(new)
     return pairs, described
+
+
+@dataclass(frozen=True)
+class KindSplit:
+    """A batch split by kind, decided on the host so the loss needs no device synchronisation.
+
+    Attributes:
+        kinds: Each image's kind, as given.
+        pixel: Indices (on the device) of the images with a pixel loss, or None for all of them.
+        framed: Indices of the images with a frame-level target (negatives and weak positives).
+        targets: Their frame-level targets (0 or 1), on the device.
+    """
+
+    kinds: tuple[float, ...]
+    pixel: torch.Tensor | None
+    framed: torch.Tensor
+    targets: torch.Tensor
+
+    @classmethod
+    def of(cls, kinds: Sequence[float], device: torch.device) -> KindSplit:
+        """Split ``kinds`` (one per image of the batch) for a batch on ``device``."""
+        pixel = [i for i, kind in enumerate(kinds) if kind != WEAK]
+        framed = [i for i, kind in enumerate(kinds) if kind >= 0]
+        return cls(
+            tuple(kinds),
+            None if len(pixel) == len(kinds) else torch.tensor(pixel, device=device),
+            torch.tensor(framed, device=device, dtype=torch.long),
+            torch.tensor([kinds[i] for i in framed], device=device),
+        )
 
 
 def frame_logit(logits: torch.Tensor, top_share: float = TOP_SHARE) -> torch.Tensor:

@@ -21,6 +21,7 @@ from endobench.train.weak_frames import (
     MASKED,
     NEGATIVE,
     WEAK,
+    KindSplit,
     frame_logit,
     frame_loss,
     resolve_weak_frames,
@@ -89,12 +90,16 @@ def test_batch_loss_skips_pixel_loss_of_weak_frames_and_adds_the_frame_term():
     recipe = Recipe(frame_loss=0.5)
     plain = deep_supervision_loss(outputs, truth)
     torch.testing.assert_close(batch_loss(outputs, truth, None, recipe), plain)
-    kinds = torch.tensor([MASKED, NEGATIVE, WEAK, MASKED])
-    pixel = kinds != WEAK
-    expected = deep_supervision_loss([o[pixel] for o in outputs], truth[pixel]) + 0.5 * frame_loss(
-        [o[kinds >= 0] for o in outputs], kinds[kinds >= 0]
-    )
-    torch.testing.assert_close(batch_loss(outputs, truth, kinds, recipe), expected)
+    split = KindSplit.of([MASKED, NEGATIVE, WEAK, MASKED], torch.device("cpu"))
+    assert split.pixel.tolist() == [0, 1, 3] and split.framed.tolist() == [1, 2]
+    assert split.targets.tolist() == [0.0, 1.0]
+    expected = deep_supervision_loss(
+        [o[[0, 1, 3]] for o in outputs], truth[[0, 1, 3]]
+    ) + 0.5 * frame_loss([o[[1, 2]] for o in outputs], torch.tensor([0.0, 1.0]))
+    torch.testing.assert_close(batch_loss(outputs, truth, split, recipe), expected)
+    # a batch with masks on every image keeps the pixel loss of the whole batch
+    all_masked = KindSplit.of([MASKED, NEGATIVE, MASKED, MASKED], torch.device("cpu"))
+    assert all_masked.pixel is None
 
 
 def test_balanced_selection_weighs_found_frames_and_false_alarms():
@@ -115,9 +120,9 @@ def weak_run(tmp_path, monkeypatch):
     recorded = []
     loss = epoch_module.batch_loss
 
-    def recording(outputs, y, kinds, recipe):
-        recorded.append(None if kinds is None else kinds.tolist())
-        return loss(outputs, y, kinds, recipe)
+    def recording(outputs, y, split, recipe):
+        recorded.append(None if split is None else list(split.kinds))
+        return loss(outputs, y, split, recipe)
 
     monkeypatch.setattr(epoch_module, "batch_loss", recording)
     recipe = Recipe(size=64, batch_size=4, epochs=1, scales=(1.0,), weak_fraction=0.25)
